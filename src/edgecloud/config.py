@@ -1,0 +1,30 @@
+"""Settings read from EDGECLOUD_* environment variables (pydantic-settings), overridden by CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "edgecloud"
+
+
+class NodeSettings(BaseSettings):
+    """How a node serves its models. Every field can be set as EDGECLOUD_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="EDGECLOUD_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    tier: str = Field("edge", description="label for metrics: which tier this node serves")
+    threads: int = Field(2, ge=1, description="CPU threads per engine (measure 1 vs 2 under load)")
+    n_ctx: int | None = Field(None, ge=64, description="context window for decoders (default: min(model, 4096))")
+    max_queue: int = Field(16, ge=1, description="requests waiting per decoder before 429")
+    max_body_bytes: int = Field(4 << 20, ge=1024, description="largest accepted request body")
+    embed_max_batch: int = Field(32, ge=1)
+    embed_max_wait_ms: float = Field(5.0, ge=0)
+    shutdown_timeout: float = Field(30.0, ge=0, description="seconds in-flight streams get on SIGTERM")
+    cache_dir: Path = Field(default_factory=default_cache_dir)

@@ -1,0 +1,30 @@
+"""Engines behind the Runtime contract, and the one place that picks an engine for a ModelSpec."""
+
+from __future__ import annotations
+
+from edgecloud.catalogue import ModelSpec
+from edgecloud.errors import InvalidRequest
+from edgecloud.runtimes.base import Capability, Runtime
+
+__all__ = ["Capability", "Runtime", "create_runtime"]
+
+
+def create_runtime(spec: ModelSpec, *, threads: int, n_ctx: int | None = None) -> Runtime:
+    """The engine for a spec: llama.cpp for GGUF, transformers for HF folders (or a GGUF file when the
+    spec asks for the transformers runtime: dequantised full precision), remote for URLs."""
+    if spec.runtime == "llamacpp":
+        from edgecloud.runtimes.llamacpp import LlamaCppRuntime
+
+        return LlamaCppRuntime(n_ctx=n_ctx, n_threads=threads)
+    if spec.runtime == "transformers":
+        from edgecloud.runtimes.transformers import TransformersDecoder, TransformersEncoder
+
+        if spec.kind == "embedding":
+            return TransformersEncoder(n_threads=threads)
+        return TransformersDecoder(n_threads=threads, n_ctx=n_ctx)
+    if spec.runtime == "remote":
+        from edgecloud.runtimes.remote import RemoteRuntime
+
+        return RemoteRuntime(spec.options["base_url"], model=spec.options.get("model"),
+                             api_key=spec.options.get("api_key"))
+    raise InvalidRequest(f"unknown runtime {spec.runtime!r}")

@@ -1,0 +1,179 @@
+"""GGUF decoders through llama-cpp-python: chat with the model's own template, completion, streaming,
+seeded sampling, and per-token log-probabilities that cost almost nothing.
+
+Why logprobs are computed here: llama-cpp-python only fills its score matrix with `logits_all=True`,
+which makes every decode step compute logits for the whole batch (about 5x slower on CPU). Sampling
+only needs the last position, and so do we: after each sampled token we read that one row of logits
+from the context and take the log-softmax in numpy (~0.1 ms for a 50k vocabulary)."""
+
+from __future__ import annotations
+
+import ctypes
+import random
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from edgecloud.catalogue import ModelSpec
+from edgecloud.errors import InvalidRequest, ModelFileError
+from edgecloud.runtimes.base import Capability, InferenceRequest, InferenceResult, Prepared, StepOutput
+from edgecloud.runtimes.textstream import (
+    ByteDetokenizer,
+    DecodeState,
+    StopMatcher,
+    decoder_postprocess,
+    token_budget,
+)
+
+
+class LlamaCppRuntime:
+    """One llama.cpp context; not thread-safe, so the node gives it a single worker thread."""
+
+    capabilities = frozenset({Capability.CHAT, Capability.COMPLETION, Capability.LOGPROBS})
+
+    def __init__(self, *, n_ctx: int | None = None, n_threads: int = 2, n_batch: int = 512) -> None:
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads
+        self._n_batch = n_batch
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._default_system: str | None = None
+        self._pieces: dict[int, bytes] = {}
+        self.context_length = 0
+
+    def load(self, spec: ModelSpec) -> None:
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        path = getattr(spec.source, "path", None)
+        if path is None:
+            raise ModelFileError(f"model {spec.name!r} has no local file; materialise it first")
+        n_ctx = self._n_ctx or min(spec.context_length, 4096)
+        self._llm = Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=self._n_threads,
+            n_threads_batch=self._n_threads, n_batch=self._n_batch, logits_all=False, verbose=False,
+        )
+        self.context_length = int(self._llm.n_ctx())
+        self._default_system = spec.default_system_prompt
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if template and spec.kind == "chat":
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=self._token_text(self._llm.token_eos()),
+                bos_token=self._token_text(self._llm.token_bos()),
+            )
+
+    @property
+    def capabilities_for_model(self) -> frozenset[Capability]:
+        if self._formatter is None:
+            return frozenset({Capability.COMPLETION, Capability.LOGPROBS})
+        return self.capabilities
+
+    def preprocess(self, request: InferenceRequest) -> Prepared:
+        llm = self._llm
+        if request.kind == "chat":
+            tokens = self._chat_tokens(request)
+        elif request.kind == "completion":
+            tokens = llm.tokenize(request.prompt.encode("utf-8"), add_bos=True, special=False)
+        else:
+            raise InvalidRequest(f"this llama.cpp model does not serve {request.kind} requests")
+        max_tokens = token_budget(len(tokens), request.sampling.max_tokens, self.context_length)
+        state = DecodeState(
+            detokenizer=ByteDetokenizer(self._piece), stops=StopMatcher(request.sampling.stop),
+            piece=self._piece,
+        )
+        return Prepared(request=request, tokens=tokens, max_tokens=max_tokens, state=state)
+
+    def infer(self, batch: Sequence[Prepared]) -> Iterator[StepOutput]:
+        """Decodes one sequence token by token; the caller closes the generator to stop early."""
+        if len(batch) != 1:
+            raise ValueError("llama.cpp runtime decodes one sequence at a time")
+        prepared = batch[0]
+        sampling = prepared.request.sampling
+        llm = self._llm
+        llm.set_seed(sampling.seed if sampling.seed is not None else random.getrandbits(31))
+        # Evaluate the whole prompt every time: reusing a cached prefix evaluates the last prompt token
+        # in a batch of one, whose logits differ slightly from a full-batch prefill, so the same seed
+        # would give different answers depending on the previous request.
+        llm.reset()
+        generator = llm.generate(
+            prepared.tokens, top_k=0, top_p=sampling.top_p, min_p=0.0, typical_p=1.0,
+            temp=sampling.temperature, repeat_penalty=1.0, reset=True,
+        )
+        vocab = llm._model.vocab
+        try:
+            for produced, token in enumerate(generator, start=1):
+                if _is_end_of_generation(vocab, token):
+                    yield StepOutput(prepared, finish_reason="stop")
+                    return
+                logprob, top = (None, ())
+                if sampling.logprobs:
+                    logprob, top = self._logprobs(token, sampling.top_logprobs)
+                finish = "length" if produced >= prepared.max_tokens else None
+                yield StepOutput(prepared, token_id=token, logprob=logprob, top_logprobs=top,
+                                 finish_reason=finish)
+                if finish:
+                    return
+        finally:
+            generator.close()
+
+    def postprocess(self, raw: StepOutput) -> InferenceResult:
+        return decoder_postprocess(raw)
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _chat_tokens(self, request: InferenceRequest) -> list[int]:
+        if self._formatter is None:
+            raise InvalidRequest("this model has no chat template; use /v1/completions", param="model")
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        if self._default_system and not any(m["role"] == "system" for m in messages):
+            messages.insert(0, {"role": "system", "content": self._default_system})
+        rendered = self._formatter(messages=messages)
+        add_bos = not getattr(rendered, "added_special", False)
+        tokens: list[int] = self._llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        return tokens
+
+    def _logprobs(self, token: int, top_n: int) -> tuple[float, tuple[tuple[int, float], ...]]:
+        llm = self._llm
+        pointer = llm._ctx.get_logits_ith(-1)
+        logits = np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)),
+                                       shape=(llm.n_vocab(),))
+        shifted = logits - logits.max()
+        log_norm = float(np.log(np.exp(shifted).sum()))
+        logprob = float(shifted[token]) - log_norm
+        if top_n <= 0:
+            return logprob, ()
+        best = np.argpartition(-shifted, top_n)[:top_n]
+        best = best[np.argsort(-shifted[best])]
+        return logprob, tuple((int(i), float(shifted[i]) - log_norm) for i in best)
+
+    def _piece(self, token: int) -> bytes:
+        """The exact bytes of a token (llama-cpp-python's helper returns a zero-padded buffer)."""
+        cached = self._pieces.get(token)
+        if cached is None:
+            import llama_cpp
+
+            buffer = ctypes.create_string_buffer(64)
+            size = llama_cpp.llama_token_to_piece(self._llm._model.vocab, token, buffer, 64, 0, False)
+            if size < 0:  # a longer piece: retry with the size llama.cpp asks for
+                buffer = ctypes.create_string_buffer(-size)
+                size = llama_cpp.llama_token_to_piece(self._llm._model.vocab, token, buffer, -size, 0, False)
+            cached = self._pieces[token] = buffer.raw[:size]
+        return cached
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return str(self._llm._model.token_get_text(token))
+
+
+def _is_end_of_generation(vocab: Any, token: int) -> bool:
+    import llama_cpp
+
+    return bool(llama_cpp.llama_vocab_is_eog(vocab, token))

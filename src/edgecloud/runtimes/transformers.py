@@ -1,0 +1,204 @@
+"""PyTorch/transformers engines: sentence encoders (mean-pooled, L2-normalised, matching
+sentence-transformers) and full-precision decoders from HF folders or dequantised GGUF files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgecloud.catalogue import ModelSpec
+from edgecloud.errors import InvalidRequest, ModelFileError
+from edgecloud.runtimes.base import Capability, InferenceRequest, InferenceResult, Prepared, StepOutput
+from edgecloud.runtimes.hf_detok import HFDetokenizer
+from edgecloud.runtimes.textstream import DecodeState, StopMatcher, decoder_postprocess, token_budget
+
+
+def _local_path(spec: ModelSpec) -> Path:
+    path = getattr(spec.source, "path", None)
+    if path is None:
+        raise ModelFileError(f"model {spec.name!r} has no local files; materialise it first")
+    return Path(path)
+
+
+class TransformersEncoder:
+    """Sentence embeddings the way sentence-transformers computes them for MiniLM-style models."""
+
+    capabilities = frozenset({Capability.EMBEDDING})
+
+    def __init__(self, *, n_threads: int | None = None) -> None:
+        self._n_threads = n_threads
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self.context_length = 512
+        self.forward_passes = 0
+
+    def load(self, spec: ModelSpec) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        if self._n_threads:
+            torch.set_num_threads(self._n_threads)
+        path = _local_path(spec)
+        self._tokenizer = AutoTokenizer.from_pretrained(path)
+        self._model = AutoModel.from_pretrained(path).eval()
+        self.context_length = _max_seq_length(path, spec.context_length)
+
+    def preprocess(self, request: InferenceRequest) -> Prepared:
+        if request.kind != "embedding":
+            raise InvalidRequest(f"this encoder does not serve {request.kind} requests", param="model")
+        counts = [len(ids) for ids in self._tokenizer(list(request.inputs), truncation=True,
+                                                      max_length=self.context_length)["input_ids"]]
+        return Prepared(request=request, tokens=[], max_tokens=0, state=sum(counts))
+
+    def infer(self, batch: Sequence[Prepared]) -> Iterator[StepOutput]:
+        """One forward pass over every text of every request in the batch."""
+        texts = [text for prepared in batch for text in prepared.request.inputs]
+        vectors = self.embed(texts)
+        start = 0
+        for prepared in batch:
+            end = start + len(prepared.request.inputs)
+            yield StepOutput(prepared, vectors=vectors[start:end])
+            start = end
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        encoded = self._tokenizer(texts, padding=True, truncation=True, max_length=self.context_length,
+                                  return_tensors="pt")
+        with torch.inference_mode():
+            hidden = self._model(**encoded).last_hidden_state
+        mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        normalised = torch.nn.functional.normalize(pooled, p=2, dim=1)
+        self.forward_passes += 1
+        return np.asarray(normalised.float().numpy(), dtype=np.float32)
+
+    def postprocess(self, raw: StepOutput) -> InferenceResult:
+        return InferenceResult(embeddings=raw.vectors, prompt_tokens=int(raw.prepared.state))
+
+    def close(self) -> None:
+        self._model = None
+
+
+def _max_seq_length(path: Path, default: int) -> int:
+    """sentence-transformers truncates at sentence_bert_config's max_seq_length, so we do too."""
+    config = path / "sentence_bert_config.json"
+    if config.is_file():
+        return int(json.loads(config.read_text()).get("max_seq_length", default))
+    return default
+
+
+class TransformersDecoder:
+    """A full-precision causal LM: one sequence at a time, token by token, with its own KV cache."""
+
+    capabilities = frozenset({Capability.CHAT, Capability.COMPLETION, Capability.LOGPROBS})
+
+    def __init__(self, *, n_threads: int | None = None, n_ctx: int | None = None) -> None:
+        self._n_threads = n_threads
+        self._n_ctx = n_ctx
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._default_system: str | None = None
+        self.context_length = 2048
+
+    def load(self, spec: ModelSpec) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if self._n_threads:
+            torch.set_num_threads(self._n_threads)
+        path = _local_path(spec)
+        kwargs: dict[str, Any] = {}
+        folder = path
+        if path.is_file() and path.suffix == ".gguf":  # transformers dequantises GGUF to fp32
+            folder, kwargs = path.parent, {"gguf_file": path.name}
+        self._tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+        self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs).eval()
+        self.context_length = min(self._n_ctx or spec.context_length, spec.context_length)
+        self._default_system = spec.default_system_prompt
+
+    def preprocess(self, request: InferenceRequest) -> Prepared:
+        tok = self._tokenizer
+        if request.kind == "chat":
+            messages = [{"role": m.role, "content": m.content} for m in request.messages]
+            if self._default_system and not any(m["role"] == "system" for m in messages):
+                messages.insert(0, {"role": "system", "content": self._default_system})
+            if not getattr(tok, "chat_template", None):
+                raise InvalidRequest("this model has no chat template; use /v1/completions", param="model")
+            tokens = list(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                  return_dict=False))
+        elif request.kind == "completion":
+            tokens = list(tok(request.prompt)["input_ids"])
+        else:
+            raise InvalidRequest(f"this decoder does not serve {request.kind} requests", param="model")
+        max_tokens = token_budget(len(tokens), request.sampling.max_tokens, self.context_length)
+        state = DecodeState(detokenizer=HFDetokenizer(tok, tokens), stops=StopMatcher(request.sampling.stop),
+                            piece=self._piece)
+        return Prepared(request=request, tokens=tokens, max_tokens=max_tokens, state=state)
+
+    def infer(self, batch: Sequence[Prepared]) -> Iterator[StepOutput]:
+        import torch
+
+        if len(batch) != 1:
+            raise ValueError("the transformers decoder runs one sequence at a time")
+        prepared = batch[0]
+        sampling = prepared.request.sampling
+        generator = torch.Generator().manual_seed(sampling.seed if sampling.seed is not None else
+                                                  int(torch.randint(0, 2**31, ()).item()))
+        eos = set(_eos_ids(self._model, self._tokenizer))
+        input_ids = torch.tensor([prepared.tokens])
+        past: Any = None
+        with torch.inference_mode():
+            for produced in range(1, prepared.max_tokens + 1):
+                out = self._model(input_ids=input_ids, past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                logprobs = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+                token = _sample(logprobs, sampling.temperature, sampling.top_p, generator)
+                if token in eos:
+                    yield StepOutput(prepared, finish_reason="stop")
+                    return
+                top: tuple[tuple[int, float], ...] = ()
+                if sampling.top_logprobs:
+                    values, ids = torch.topk(logprobs, sampling.top_logprobs)
+                    top = tuple((int(i), float(v)) for i, v in zip(ids, values, strict=True))
+                finish = "length" if produced >= prepared.max_tokens else None
+                yield StepOutput(prepared, token_id=token,
+                                 logprob=float(logprobs[token]) if sampling.logprobs else None,
+                                 top_logprobs=top, finish_reason=finish)
+                input_ids = torch.tensor([[token]])
+
+    def postprocess(self, raw: StepOutput) -> InferenceResult:
+        return decoder_postprocess(raw)
+
+    def close(self) -> None:
+        self._model = None
+
+    def _piece(self, token: int) -> bytes:
+        return str(self._tokenizer.decode([token])).encode("utf-8")
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    ids = model.generation_config.eos_token_id if model.generation_config else None
+    if ids is None:
+        ids = tokenizer.eos_token_id
+    if ids is None:
+        return []
+    return list(ids) if isinstance(ids, list | tuple) else [int(ids)]
+
+
+def _sample(logprobs: Any, temperature: float, top_p: float, generator: Any) -> int:
+    import torch
+
+    if temperature <= 0:
+        return int(torch.argmax(logprobs).item())
+    probs = torch.softmax(logprobs / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < top_p
+        filtered = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+        probs = filtered / filtered.sum()
+    return int(torch.multinomial(probs, 1, generator=generator).item())

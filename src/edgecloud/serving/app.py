@@ -1,0 +1,63 @@
+"""The node's app factory: builds the model pool, metrics and routes, and nothing global."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from edgecloud.catalogue import Catalogue, ModelSpec
+from edgecloud.config import NodeSettings
+from edgecloud.serving.context import NodeContext
+from edgecloud.serving.errors import EXCEPTION_HANDLERS
+from edgecloud.serving.metrics import NodeMetrics
+from edgecloud.serving.pool import LoadEvent, ModelPool
+from edgecloud.serving.routes.completions import chat_completions, completions
+from edgecloud.serving.routes.embeddings import embeddings
+from edgecloud.serving.routes.system import health, list_models, metrics
+
+
+def resolve_specs(catalogue: Catalogue, models: Sequence[str], runtime: str | None = None) -> list[ModelSpec]:
+    """Catalogue names or paths; `runtime` forces an engine (e.g. transformers for a GGUF file)."""
+    specs = [catalogue.resolve(model) for model in models]
+    if runtime:
+        specs = [replace(spec, runtime=runtime) if spec.kind != "embedding" else spec  # type: ignore[arg-type]
+                 for spec in specs]
+    return specs
+
+
+def build_context(models: Sequence[str], settings: NodeSettings, *, runtime: str | None = None,
+                  on_event: LoadEvent | None = None) -> NodeContext:
+    catalogue = Catalogue(settings.cache_dir)
+    metrics = NodeMetrics()
+    pool = ModelPool(catalogue, resolve_specs(catalogue, models, runtime), settings, metrics, on_event)
+    return NodeContext(settings=settings, pool=pool, metrics=metrics)
+
+
+def create_app(ctx: NodeContext) -> Starlette:
+    """Models load in a background thread so the server answers /health (503 "loading") at once."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loader = threading.Thread(target=ctx.pool.load_all, name="model-loader", daemon=True)
+        loader.start()
+        yield
+        loader.join(timeout=ctx.settings.shutdown_timeout)
+        await ctx.pool.close()
+
+    routes = [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/completions", completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+                    lifespan=lifespan)
+    app.state.ctx = ctx
+    return app

@@ -1,0 +1,116 @@
+"""The models a node serves: loaded in the background (so /health can say "loading"), each with the
+scheduler that suits its engine: a decoder worker thread or an encoder batcher."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from edgecloud.catalogue import Catalogue, LocalPath, ModelSpec
+from edgecloud.config import NodeSettings
+from edgecloud.errors import ModelNotFound, Unavailable
+from edgecloud.runtimes import create_runtime
+from edgecloud.runtimes.base import Runtime
+from edgecloud.serving.metrics import NodeMetrics
+from edgecloud.serving.scheduler import DecoderWorker, EncoderBatcher
+
+log = logging.getLogger(__name__)
+LoadEvent = Callable[[str, str, float], None]  # (model, phase, seconds)
+
+
+@dataclass
+class ModelHandle:
+    name: str
+    spec: ModelSpec
+    runtime: Runtime
+    created: int
+    worker: DecoderWorker | None = None
+    batcher: EncoderBatcher | None = None
+
+    @property
+    def depth(self) -> int:
+        if self.worker is not None:
+            return self.worker.depth
+        return self.batcher.depth if self.batcher is not None else 0
+
+
+class ModelPool:
+    def __init__(self, catalogue: Catalogue, specs: list[ModelSpec], settings: NodeSettings,
+                 metrics: NodeMetrics, on_event: LoadEvent | None = None) -> None:
+        self._catalogue = catalogue
+        self._specs = {spec.name: spec for spec in specs}
+        self._settings = settings
+        self._metrics = metrics
+        self._on_event = on_event or (lambda model, phase, seconds: None)
+        self._handles: dict[str, ModelHandle] = {}
+        self.errors: dict[str, str] = {}
+        self.loaded = threading.Event()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    @property
+    def ready(self) -> bool:
+        return self.loaded.is_set() and not self.errors
+
+    def handles(self) -> list[ModelHandle]:
+        return list(self._handles.values())
+
+    def get(self, name: str) -> ModelHandle:
+        if name not in self._specs:
+            raise ModelNotFound(f"The model '{name}' does not exist on this node (serving: "
+                                f"{', '.join(self._specs)})", param="model")
+        if name in self.errors:
+            raise Unavailable(f"model {name!r} failed to load: {self.errors[name]}", retry_after=30)
+        handle = self._handles.get(name)
+        if handle is None:
+            raise Unavailable(f"model {name!r} is still loading", retry_after=2, code="model_loading")
+        return handle
+
+    def load_all(self) -> None:
+        """Blocking; run it in a thread. Failures are recorded per model and shown by /health."""
+        try:
+            for spec in self._specs.values():
+                try:
+                    self._load(spec)
+                except Exception as exc:
+                    log.exception("loading %s failed", spec.name)
+                    self.errors[spec.name] = str(exc)
+        finally:
+            self.loaded.set()
+
+    def _load(self, spec: ModelSpec) -> None:
+        started = time.perf_counter()
+        self._on_event(spec.name, "materialize", 0.0)
+        if spec.runtime != "remote":
+            path = self._catalogue.materialize(spec)
+            spec = replace(spec, source=LocalPath(path))
+        self._on_event(spec.name, "load", time.perf_counter() - started)
+        runtime = create_runtime(spec, threads=self._settings.threads, n_ctx=self._settings.n_ctx)
+        runtime.load(spec)
+        handle = ModelHandle(spec.name, spec, runtime, created=int(time.time()))
+        if spec.kind == "embedding":
+            handle.batcher = EncoderBatcher(spec.name, runtime, self._metrics,
+                                            max_batch=self._settings.embed_max_batch,
+                                            max_wait=self._settings.embed_max_wait_ms / 1000)
+        else:
+            handle.worker = DecoderWorker(spec.name, runtime, self._metrics, max_queue=self._settings.max_queue)
+            handle.worker.start()
+        seconds = time.perf_counter() - started
+        self._metrics.load_seconds.labels(spec.name).set(seconds)
+        self._handles[spec.name] = handle
+        self._on_event(spec.name, "ready", seconds)
+
+    async def close(self, timeout: float = 5.0) -> None:
+        for handle in self._handles.values():
+            idle = True
+            if handle.worker is not None:
+                idle = handle.worker.stop(timeout)
+            if handle.batcher is not None:
+                await handle.batcher.stop()
+            if idle:  # never free an engine that a thread is still using
+                handle.runtime.close()

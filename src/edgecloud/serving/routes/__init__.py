@@ -1,0 +1,1 @@
+"""HTTP routes of the node, one module per endpoint family."""

@@ -1,0 +1,44 @@
+"""Running an ASGI app under uvicorn with the node's shutdown rules: on SIGTERM stop accepting, let
+in-flight streams finish within the timeout, then exit 0."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a captured SIGTERM after its graceful shutdown, so the process dies by the
+    signal (exit -15). A node that drained cleanly should exit 0, so we keep the handlers only."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        self.handle_exit(sig, frame)
+
+
+def run_server(app: ASGIApp, *, host: str, port: int, shutdown_timeout: float,
+               ssl_certfile: str | None = None, ssl_keyfile: str | None = None,
+               log_level: str = "warning") -> None:
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, lifespan="on",
+        timeout_graceful_shutdown=max(1, int(shutdown_timeout)), ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile, access_log=False,
+    )
+    _Server(config).run()
