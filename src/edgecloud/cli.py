@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,13 +21,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-app = typer.Typer(help="Serve language models across edge devices and the cloud as one service.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Serve language models across edge devices and the cloud as one service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 models_app = typer.Typer(help="The bundled model catalogue.", no_args_is_help=True)
 bench_app = typer.Typer(help="Measure engines, nodes and gateways.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
+T = TypeVar("T")
 
 
 def _size(n: int | None) -> str:
@@ -40,14 +45,28 @@ def models_list() -> None:
     table = Table("name", "kind", "size", "quantization", "context", "runtime", "installed")
     for spec in catalogue:
         status = catalogue.status(spec)
-        table.add_row(spec.name, spec.kind, _size(status.size_bytes), spec.quantization,
-                      str(spec.context_length), spec.runtime, "yes" if status.installed else "no")
+        table.add_row(
+            spec.name,
+            spec.kind,
+            _size(status.size_bytes),
+            spec.quantization,
+            str(spec.context_length),
+            spec.runtime,
+            "yes" if status.installed else "no",
+        )
     Console(width=max(Console().width, 110)).print(table)
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                    console=console, transient=True)
+def _with_progress(description: str, work: Callable[[Callable[[int, int], None]], T]) -> T:
+    """Runs work(report) under a byte progress bar; report(done, total) advances it."""
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return work(report)
 
 
 @models_app.command("verify")
@@ -61,16 +80,15 @@ def models_verify(name: Annotated[list[str] | None, typer.Argument(help="models 
         if not catalogue.status(spec).installed:
             console.print(f"[yellow]skip[/] {spec.name}: not installed")
             continue
-        with _progress() as progress:
-            task = progress.add_task(f"sha256 {spec.name}", total=None)
-            try:
-                catalogue.materialize(spec)
-                catalogue.verify(spec, lambda done, total: progress.update(task, completed=done, total=total),
-                                 force=True)
-                console.print(f"[green]ok[/] {spec.name} {spec.sha256}")
-            except EdgecloudError as exc:
-                failed += 1
-                console.print(f"[red]FAIL[/] {spec.name}: {exc.message}")
+        try:
+            catalogue.materialize(spec)
+            _with_progress(
+                f"sha256 {spec.name}", lambda report, spec=spec: catalogue.verify(spec, report, force=True)
+            )
+            console.print(f"[green]ok[/] {spec.name} {spec.sha256}")
+        except EdgecloudError as exc:
+            failed += 1
+            console.print(f"[red]FAIL[/] {spec.name}: {exc.message}")
     raise typer.Exit(1 if failed else 0)
 
 
@@ -81,9 +99,9 @@ def models_prepare() -> None:
     for spec in catalogue:
         if not catalogue.status(spec).installed:
             continue
-        with _progress() as progress:
-            task = progress.add_task(f"prepare {spec.name}", total=None)
-            path = catalogue.materialize(spec, lambda d, t: progress.update(task, completed=d, total=t))
+        path = _with_progress(
+            f"prepare {spec.name}", lambda report, spec=spec: catalogue.materialize(spec, report)
+        )
         console.print(f"ready {spec.name}: {path}")
 
 
@@ -102,8 +120,18 @@ def serve(
     from edgecloud.serving.app import build_context, create_app
     from edgecloud.serving.server import run_server
 
-    overrides = {k: v for k, v in {"host": host, "port": port, "threads": threads, "tier": tier,
-                                    "n_ctx": n_ctx, "max_queue": max_queue}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "host": host,
+            "port": port,
+            "threads": threads,
+            "tier": tier,
+            "n_ctx": n_ctx,
+            "max_queue": max_queue,
+        }.items()
+        if v is not None
+    }
     settings = NodeSettings(**overrides)  # type: ignore[arg-type]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -119,8 +147,9 @@ def serve(
         console.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(2) from None
     console.print(f"edgecloud node on http://{settings.host}:{settings.port} (tier {settings.tier})")
-    run_server(create_app(ctx), host=settings.host, port=settings.port,
-               shutdown_timeout=settings.shutdown_timeout)
+    run_server(
+        create_app(ctx), host=settings.host, port=settings.port, shutdown_timeout=settings.shutdown_timeout
+    )
 
 
 @app.command()

@@ -21,7 +21,9 @@ class NodeSettings(BaseSettings):
     port: int = 8000
     tier: str = Field("edge", description="label for metrics: which tier this node serves")
     threads: int = Field(2, ge=1, description="CPU threads per engine (measure 1 vs 2 under load)")
-    n_ctx: int | None = Field(None, ge=64, description="context window for decoders (default: min(model, 4096))")
+    n_ctx: int | None = Field(
+        None, ge=64, description="context window for decoders (default: min(model, 4096))"
+    )
     max_queue: int = Field(16, ge=1, description="requests waiting per decoder before 429")
     max_body_bytes: int = Field(4 << 20, ge=1024, description="largest accepted request body")
     embed_max_batch: int = Field(32, ge=1)

@@ -31,13 +31,14 @@ def run_demo(port: int, console: Console) -> int:
         with console.status("starting the node and loading models ...") as status:
             node.wait_ready(timeout=300, on_poll=lambda body: status.update(_loading_line(body)))
         load_seconds = time.perf_counter() - started
-        out.print(f"[bold]node ready[/] on {node.url} in {load_seconds:.1f}s "
-                  f"(process start + model load)")
+        out.print(f"[bold]node ready[/] on {node.url} in {load_seconds:.1f}s (process start + model load)")
         client = OpenAI(base_url=f"{node.url}/v1", api_key="edgecloud-demo")
         ttft, rate, tokens = _stream_chat(client, out)
         _embed(client, out)
-        out.print(f"\n[bold]timings[/]  load {load_seconds:.1f}s · time to first token {ttft * 1000:.0f} ms · "
-                  f"{tokens} tokens at {rate:.1f} tokens/s")
+        out.print(
+            f"\n[bold]timings[/]  load {load_seconds:.1f}s · time to first token {ttft * 1000:.0f} ms · "
+            f"{tokens} tokens at {rate:.1f} tokens/s"
+        )
         code = node.terminate()
     out.print(f"node stopped cleanly (exit code {code})")
     return 0 if code == 0 else 1
@@ -57,8 +58,12 @@ def _stream_chat(client: object, out: Console) -> tuple[float, float, int]:
     first: float | None = None
     usage = None
     stream = client.chat.completions.create(  # type: ignore[attr-defined]
-        model=CHAT_MODEL, messages=[{"role": "user", "content": QUESTION}], stream=True, temperature=0,
-        max_tokens=64, stream_options={"include_usage": True},
+        model=CHAT_MODEL,
+        messages=[{"role": "user", "content": QUESTION}],
+        stream=True,
+        temperature=0,
+        max_tokens=64,
+        stream_options={"include_usage": True},
     )
     for chunk in stream:
         if chunk.usage:

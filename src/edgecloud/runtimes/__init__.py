@@ -25,6 +25,7 @@ def create_runtime(spec: ModelSpec, *, threads: int, n_ctx: int | None = None) -
     if spec.runtime == "remote":
         from edgecloud.runtimes.remote import RemoteRuntime
 
-        return RemoteRuntime(spec.options["base_url"], model=spec.options.get("model"),
-                             api_key=spec.options.get("api_key"))
+        return RemoteRuntime(
+            spec.options["base_url"], model=spec.options.get("model"), api_key=spec.options.get("api_key")
+        )
     raise InvalidRequest(f"unknown runtime {spec.runtime!r}")

@@ -51,15 +51,21 @@ class LlamaCppRuntime:
             raise ModelFileError(f"model {spec.name!r} has no local file; materialise it first")
         n_ctx = self._n_ctx or min(spec.context_length, 4096)
         self._llm = Llama(
-            model_path=str(path), n_ctx=n_ctx, n_threads=self._n_threads,
-            n_threads_batch=self._n_threads, n_batch=self._n_batch, logits_all=False, verbose=False,
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=self._n_threads,
+            n_threads_batch=self._n_threads,
+            n_batch=self._n_batch,
+            logits_all=False,
+            verbose=False,
         )
         self.context_length = int(self._llm.n_ctx())
         self._default_system = spec.default_system_prompt
         template = self._llm.metadata.get("tokenizer.chat_template")
         if template and spec.kind == "chat":
             self._formatter = Jinja2ChatFormatter(
-                template=template, eos_token=self._token_text(self._llm.token_eos()),
+                template=template,
+                eos_token=self._token_text(self._llm.token_eos()),
                 bos_token=self._token_text(self._llm.token_bos()),
             )
 
@@ -79,7 +85,8 @@ class LlamaCppRuntime:
             raise InvalidRequest(f"this llama.cpp model does not serve {request.kind} requests")
         max_tokens = token_budget(len(tokens), request.sampling.max_tokens, self.context_length)
         state = DecodeState(
-            detokenizer=ByteDetokenizer(self._piece), stops=StopMatcher(request.sampling.stop),
+            detokenizer=ByteDetokenizer(self._piece),
+            stops=StopMatcher(request.sampling.stop),
             piece=self._piece,
         )
         return Prepared(request=request, tokens=tokens, max_tokens=max_tokens, state=state)
@@ -97,8 +104,14 @@ class LlamaCppRuntime:
         # would give different answers depending on the previous request.
         llm.reset()
         generator = llm.generate(
-            prepared.tokens, top_k=0, top_p=sampling.top_p, min_p=0.0, typical_p=1.0,
-            temp=sampling.temperature, repeat_penalty=1.0, reset=True,
+            prepared.tokens,
+            top_k=0,
+            top_p=sampling.top_p,
+            min_p=0.0,
+            typical_p=1.0,
+            temp=sampling.temperature,
+            repeat_penalty=1.0,
+            reset=True,
         )
         vocab = llm._model.vocab
         try:
@@ -106,13 +119,19 @@ class LlamaCppRuntime:
                 if _is_end_of_generation(vocab, token):
                     yield StepOutput(prepared, finish_reason="stop")
                     return
-                logprob, top = (None, ())
+                logprob: float | None = None
+                top: tuple[tuple[int, float], ...] = ()
                 if sampling.logprobs:
                     logprob, top = self._logprobs(token, sampling.top_logprobs)
-                finish = "length" if produced >= prepared.max_tokens else None
-                yield StepOutput(prepared, token_id=token, logprob=logprob, top_logprobs=top,
-                                 finish_reason=finish)
-                if finish:
+                last = produced >= prepared.max_tokens
+                yield StepOutput(
+                    prepared,
+                    token_id=token,
+                    logprob=logprob,
+                    top_logprobs=top,
+                    finish_reason="length" if last else None,
+                )
+                if last:
                     return
         finally:
             generator.close()
@@ -142,8 +161,9 @@ class LlamaCppRuntime:
     def _logprobs(self, token: int, top_n: int) -> tuple[float, tuple[tuple[int, float], ...]]:
         llm = self._llm
         pointer = llm._ctx.get_logits_ith(-1)
-        logits = np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)),
-                                       shape=(llm.n_vocab(),))
+        logits = np.ctypeslib.as_array(
+            ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(llm.n_vocab(),)
+        )
         shifted = logits - logits.max()
         log_norm = float(np.log(np.exp(shifted).sum()))
         logprob = float(shifted[token]) - log_norm

@@ -21,11 +21,19 @@ class RemoteRuntime:
 
     capabilities = frozenset({Capability.CHAT, Capability.COMPLETION, Capability.EMBEDDING})
 
-    def __init__(self, base_url: str, *, model: str | None = None, api_key: str | None = None,
-                 timeout: float = 120.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
-                                    transport=transport)
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
         self._model = model
         self.context_length = 1 << 20  # the upstream enforces its own limit
 
@@ -43,8 +51,9 @@ class RemoteRuntime:
             body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
         else:
             body["prompt"] = request.prompt
-        body.update(stream=True, stream_options={"include_usage": True}, temperature=s.temperature,
-                    top_p=s.top_p)
+        body.update(
+            stream=True, stream_options={"include_usage": True}, temperature=s.temperature, top_p=s.top_p
+        )
         for key, value in (("max_tokens", s.max_tokens), ("seed", s.seed), ("stop", list(s.stop) or None)):
             if value is not None:
                 body[key] = value
@@ -61,8 +70,12 @@ class RemoteRuntime:
         prompt, completion = raw.usage or (0, 0)
         if raw.vectors is not None:
             return InferenceResult(embeddings=raw.vectors, prompt_tokens=prompt)
-        return InferenceResult(text=raw.text or "", finish_reason=raw.finish_reason, prompt_tokens=prompt,
-                               completion_tokens=completion)
+        return InferenceResult(
+            text=raw.text or "",
+            finish_reason=raw.finish_reason,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+        )
 
     def close(self) -> None:
         self._client.close()

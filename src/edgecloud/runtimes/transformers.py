@@ -50,8 +50,12 @@ class TransformersEncoder:
     def preprocess(self, request: InferenceRequest) -> Prepared:
         if request.kind != "embedding":
             raise InvalidRequest(f"this encoder does not serve {request.kind} requests", param="model")
-        counts = [len(ids) for ids in self._tokenizer(list(request.inputs), truncation=True,
-                                                      max_length=self.context_length)["input_ids"]]
+        counts = [
+            len(ids)
+            for ids in self._tokenizer(list(request.inputs), truncation=True, max_length=self.context_length)[
+                "input_ids"
+            ]
+        ]
         return Prepared(request=request, tokens=[], max_tokens=0, state=sum(counts))
 
     def infer(self, batch: Sequence[Prepared]) -> Iterator[StepOutput]:
@@ -67,8 +71,9 @@ class TransformersEncoder:
     def embed(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        encoded = self._tokenizer(texts, padding=True, truncation=True, max_length=self.context_length,
-                                  return_tensors="pt")
+        encoded = self._tokenizer(
+            texts, padding=True, truncation=True, max_length=self.context_length, return_tensors="pt"
+        )
         with torch.inference_mode():
             hidden = self._model(**encoded).last_hidden_state
         mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -129,15 +134,21 @@ class TransformersDecoder:
                 messages.insert(0, {"role": "system", "content": self._default_system})
             if not getattr(tok, "chat_template", None):
                 raise InvalidRequest("this model has no chat template; use /v1/completions", param="model")
-            tokens = list(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                  return_dict=False))
+            tokens = list(
+                tok.apply_chat_template(
+                    messages, add_generation_prompt=True, tokenize=True, return_dict=False
+                )
+            )
         elif request.kind == "completion":
             tokens = list(tok(request.prompt)["input_ids"])
         else:
             raise InvalidRequest(f"this decoder does not serve {request.kind} requests", param="model")
         max_tokens = token_budget(len(tokens), request.sampling.max_tokens, self.context_length)
-        state = DecodeState(detokenizer=HFDetokenizer(tok, tokens), stops=StopMatcher(request.sampling.stop),
-                            piece=self._piece)
+        state = DecodeState(
+            detokenizer=HFDetokenizer(tok, tokens),
+            stops=StopMatcher(request.sampling.stop),
+            piece=self._piece,
+        )
         return Prepared(request=request, tokens=tokens, max_tokens=max_tokens, state=state)
 
     def infer(self, batch: Sequence[Prepared]) -> Iterator[StepOutput]:
@@ -147,15 +158,16 @@ class TransformersDecoder:
             raise ValueError("the transformers decoder runs one sequence at a time")
         prepared = batch[0]
         sampling = prepared.request.sampling
-        generator = torch.Generator().manual_seed(sampling.seed if sampling.seed is not None else
-                                                  int(torch.randint(0, 2**31, ()).item()))
+        generator = torch.Generator().manual_seed(
+            sampling.seed if sampling.seed is not None else int(torch.randint(0, 2**31, ()).item())
+        )
         eos = set(_eos_ids(self._model, self._tokenizer))
         input_ids = torch.tensor([prepared.tokens])
         past: Any = None
         with torch.inference_mode():
             for produced in range(1, prepared.max_tokens + 1):
-                out = self._model(input_ids=input_ids, past_key_values=past, use_cache=True)
-                past = out.past_key_values
+                out = self._model(input_ids=input_ids, cache=past, use_cache=True, logits_to_keep=1)
+                past = out.cache
                 logprobs = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
                 token = _sample(logprobs, sampling.temperature, sampling.top_p, generator)
                 if token in eos:
@@ -165,10 +177,14 @@ class TransformersDecoder:
                 if sampling.top_logprobs:
                     values, ids = torch.topk(logprobs, sampling.top_logprobs)
                     top = tuple((int(i), float(v)) for i, v in zip(ids, values, strict=True))
-                finish = "length" if produced >= prepared.max_tokens else None
-                yield StepOutput(prepared, token_id=token,
-                                 logprob=float(logprobs[token]) if sampling.logprobs else None,
-                                 top_logprobs=top, finish_reason=finish)
+                last = produced >= prepared.max_tokens
+                yield StepOutput(
+                    prepared,
+                    token_id=token,
+                    logprob=float(logprobs[token]) if sampling.logprobs else None,
+                    top_logprobs=top,
+                    finish_reason="length" if last else None,
+                )
                 input_ids = torch.tensor([[token]])
 
     def postprocess(self, raw: StepOutput) -> InferenceResult:

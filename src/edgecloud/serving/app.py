@@ -25,13 +25,20 @@ def resolve_specs(catalogue: Catalogue, models: Sequence[str], runtime: str | No
     """Catalogue names or paths; `runtime` forces an engine (e.g. transformers for a GGUF file)."""
     specs = [catalogue.resolve(model) for model in models]
     if runtime:
-        specs = [replace(spec, runtime=runtime) if spec.kind != "embedding" else spec  # type: ignore[arg-type]
-                 for spec in specs]
+        specs = [
+            replace(spec, runtime=runtime) if spec.kind != "embedding" else spec  # type: ignore[arg-type]
+            for spec in specs
+        ]
     return specs
 
 
-def build_context(models: Sequence[str], settings: NodeSettings, *, runtime: str | None = None,
-                  on_event: LoadEvent | None = None) -> NodeContext:
+def build_context(
+    models: Sequence[str],
+    settings: NodeSettings,
+    *,
+    runtime: str | None = None,
+    on_event: LoadEvent | None = None,
+) -> NodeContext:
     catalogue = Catalogue(settings.cache_dir)
     metrics = NodeMetrics()
     pool = ModelPool(catalogue, resolve_specs(catalogue, models, runtime), settings, metrics, on_event)
@@ -57,7 +64,10 @@ def create_app(ctx: NodeContext) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-                    lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
     app.state.ctx = ctx
     return app

@@ -25,8 +25,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 class NodeProcess:
     """`edgecloud serve` on loopback; a context manager that always stops the child."""
 
-    def __init__(self, models: Sequence[str], *, port: int | None = None, args: Sequence[str] = (),
-                 env: dict[str, str] | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        models: Sequence[str],
+        *,
+        port: int | None = None,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"
@@ -37,7 +44,9 @@ class NodeProcess:
         self._env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         # A file, not a pipe: a chatty child must never block on a full pipe nobody reads.
-        self.log = tempfile.NamedTemporaryFile(prefix="edgecloud-node-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the node process
+            prefix="edgecloud-node-", suffix=".log", delete=False
+        )
 
     def start(self) -> NodeProcess:
         self.process = subprocess.Popen(self._command, env=self._env, stdout=self.log, stderr=self.log)
@@ -47,8 +56,9 @@ class NodeProcess:
         with open(self.log.name, errors="replace") as handle:
             return handle.read()[-chars:]
 
-    def wait_ready(self, timeout: float = 180.0,
-                   on_poll: Callable[[dict[str, object]], None] | None = None) -> dict[str, object]:
+    def wait_ready(
+        self, timeout: float = 180.0, on_poll: Callable[[dict[str, object]], None] | None = None
+    ) -> dict[str, object]:
         deadline = time.monotonic() + timeout
         assert self.process is not None
         while time.monotonic() < deadline:
@@ -82,8 +92,9 @@ class NodeProcess:
     def __enter__(self) -> NodeProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.terminate()
         self.log.close()
         os.unlink(self.log.name)

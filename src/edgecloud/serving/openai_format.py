@@ -13,13 +13,15 @@ def usage_body(prompt: int, completion: int) -> dict[str, int]:
 
 
 class ResponseFormat(Protocol):
-    def chunk(self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None,
-              first: bool) -> dict[str, Any]: ...
+    def chunk(
+        self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None, first: bool
+    ) -> dict[str, Any]: ...
 
     def usage_chunk(self, prompt: int, completion: int) -> dict[str, Any]: ...
 
-    def whole(self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None, prompt: int,
-              completion: int) -> dict[str, Any]: ...
+    def whole(
+        self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None, prompt: int, completion: int
+    ) -> dict[str, Any]: ...
 
 
 class _Base:
@@ -32,8 +34,13 @@ class _Base:
         self.created = int(time.time())
 
     def _envelope(self, obj: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"id": self.request_id, "object": obj, "created": self.created, "model": self.model,
-                "choices": choices}
+        return {
+            "id": self.request_id,
+            "object": obj,
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
 
     def usage_chunk(self, prompt: int, completion: int) -> dict[str, Any]:
         body = self._envelope(self.object_chunk, [])
@@ -45,16 +52,22 @@ class ChatFormat(_Base):
     object_whole = "chat.completion"
     object_chunk = "chat.completion.chunk"
 
-    def chunk(self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None,
-              first: bool) -> dict[str, Any]:
+    def chunk(
+        self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None, first: bool
+    ) -> dict[str, Any]:
         delta: dict[str, Any] = {"role": "assistant", "content": text} if first else {"content": text}
         choice = {"index": 0, "delta": delta, "logprobs": _chat_logprobs(logprobs), "finish_reason": finish}
         return self._envelope(self.object_chunk, [choice])
 
-    def whole(self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None, prompt: int,
-              completion: int) -> dict[str, Any]:
-        choice = {"index": 0, "message": {"role": "assistant", "content": text},
-                  "logprobs": _chat_logprobs(logprobs), "finish_reason": finish}
+    def whole(
+        self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None, prompt: int, completion: int
+    ) -> dict[str, Any]:
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "logprobs": _chat_logprobs(logprobs),
+            "finish_reason": finish,
+        }
         body = self._envelope(self.object_whole, [choice])
         body["usage"] = usage_body(prompt, completion)
         return body
@@ -68,13 +81,15 @@ class CompletionFormat(_Base):
         super().__init__(request_id, model)
         self._offset = 0
 
-    def chunk(self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None,
-              first: bool) -> dict[str, Any]:
+    def chunk(
+        self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None, first: bool
+    ) -> dict[str, Any]:
         choice = {"index": 0, "text": text, "logprobs": self._logprobs(logprobs), "finish_reason": finish}
         return self._envelope(self.object_chunk, [choice])
 
-    def whole(self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None, prompt: int,
-              completion: int) -> dict[str, Any]:
+    def whole(
+        self, text: str, logprobs: list[TokenLogprob] | None, finish: str | None, prompt: int, completion: int
+    ) -> dict[str, Any]:
         self._offset = 0
         choice = {"index": 0, "text": text, "logprobs": self._logprobs(logprobs), "finish_reason": finish}
         body = self._envelope(self.object_whole, [choice])
@@ -99,8 +114,14 @@ class CompletionFormat(_Base):
 def _chat_logprobs(logprobs: list[TokenLogprob] | None) -> dict[str, Any] | None:
     if logprobs is None:
         return None
-    return {"content": [
-        {"token": item.token, "logprob": item.logprob, "bytes": list(item.bytes),
-         "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(b)} for t, lp, b in item.top]}
-        for item in logprobs
-    ]}
+    return {
+        "content": [
+            {
+                "token": item.token,
+                "logprob": item.logprob,
+                "bytes": list(item.bytes),
+                "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(b)} for t, lp, b in item.top],
+            }
+            for item in logprobs
+        ]
+    }

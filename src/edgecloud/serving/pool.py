@@ -38,8 +38,14 @@ class ModelHandle:
 
 
 class ModelPool:
-    def __init__(self, catalogue: Catalogue, specs: list[ModelSpec], settings: NodeSettings,
-                 metrics: NodeMetrics, on_event: LoadEvent | None = None) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        specs: list[ModelSpec],
+        settings: NodeSettings,
+        metrics: NodeMetrics,
+        on_event: LoadEvent | None = None,
+    ) -> None:
         self._catalogue = catalogue
         self._specs = {spec.name: spec for spec in specs}
         self._settings = settings
@@ -62,8 +68,10 @@ class ModelPool:
 
     def get(self, name: str) -> ModelHandle:
         if name not in self._specs:
-            raise ModelNotFound(f"The model '{name}' does not exist on this node (serving: "
-                                f"{', '.join(self._specs)})", param="model")
+            raise ModelNotFound(
+                f"The model '{name}' does not exist on this node (serving: {', '.join(self._specs)})",
+                param="model",
+            )
         if name in self.errors:
             raise Unavailable(f"model {name!r} failed to load: {self.errors[name]}", retry_after=30)
         handle = self._handles.get(name)
@@ -94,11 +102,17 @@ class ModelPool:
         runtime.load(spec)
         handle = ModelHandle(spec.name, spec, runtime, created=int(time.time()))
         if spec.kind == "embedding":
-            handle.batcher = EncoderBatcher(spec.name, runtime, self._metrics,
-                                            max_batch=self._settings.embed_max_batch,
-                                            max_wait=self._settings.embed_max_wait_ms / 1000)
+            handle.batcher = EncoderBatcher(
+                spec.name,
+                runtime,
+                self._metrics,
+                max_batch=self._settings.embed_max_batch,
+                max_wait=self._settings.embed_max_wait_ms / 1000,
+            )
         else:
-            handle.worker = DecoderWorker(spec.name, runtime, self._metrics, max_queue=self._settings.max_queue)
+            handle.worker = DecoderWorker(
+                spec.name, runtime, self._metrics, max_queue=self._settings.max_queue
+            )
             handle.worker.start()
         seconds = time.perf_counter() - started
         self._metrics.load_seconds.labels(spec.name).set(seconds)

@@ -70,8 +70,12 @@ class ChatCompletionRequest(_Sampling):
 
     def to_inference(self, request_id: str) -> InferenceRequest:
         sampling = SamplingParams(
-            max_tokens=self.max_completion_tokens or self.max_tokens, temperature=self.temperature,
-            top_p=self.top_p, seed=self.seed, stop=self.stops(), logprobs=self.logprobs,
+            max_tokens=self.max_completion_tokens or self.max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+            stop=self.stops(),
+            logprobs=self.logprobs,
             top_logprobs=(self.top_logprobs or 0) if self.logprobs else 0,
         )
         messages = tuple(ChatMessage(m.role, m.text()) for m in self.messages)
@@ -94,8 +98,13 @@ class CompletionRequest(_Sampling):
     def to_inference(self, request_id: str) -> InferenceRequest:
         prompt = self.prompt if isinstance(self.prompt, str) else self.prompt[0]
         sampling = SamplingParams(
-            max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed,
-            stop=self.stops(), logprobs=self.logprobs is not None, top_logprobs=self.logprobs or 0,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+            stop=self.stops(),
+            logprobs=self.logprobs is not None,
+            top_logprobs=self.logprobs or 0,
         )
         return InferenceRequest(request_id=request_id, kind="completion", prompt=prompt, sampling=sampling)
 

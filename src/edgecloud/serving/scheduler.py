@@ -74,8 +74,10 @@ class DecoderWorker:
         try:
             self._queue.put_nowait(job)
         except queue.Full:
-            raise Overloaded(f"model {self.model!r} is busy: its queue of {self._queue.maxsize} is full; "
-                             "retry shortly", retry_after=1.0) from None
+            raise Overloaded(
+                f"model {self.model!r} is busy: its queue of {self._queue.maxsize} is full; retry shortly",
+                retry_after=1.0,
+            ) from None
         self._add_depth(1)
         return job
 
@@ -125,8 +127,16 @@ class DecoderWorker:
 class EncoderBatcher:
     """Collects concurrent embedding requests into one forward pass (max batch texts, max wait)."""
 
-    def __init__(self, model: str, runtime: Runtime, metrics: NodeMetrics, *, max_batch: int = 32,
-                 max_wait: float = 0.005, max_queue: int = 1024) -> None:
+    def __init__(
+        self,
+        model: str,
+        runtime: Runtime,
+        metrics: NodeMetrics,
+        *,
+        max_batch: int = 32,
+        max_wait: float = 0.005,
+        max_queue: int = 1024,
+    ) -> None:
         self.model = model
         self._runtime = runtime
         self._metrics = metrics
@@ -189,8 +199,9 @@ class EncoderBatcher:
                 texts += size
         return batch
 
-    def _forward(self, batch: list[tuple[Prepared, asyncio.Future[InferenceResult]]],
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def _forward(
+        self, batch: list[tuple[Prepared, asyncio.Future[InferenceResult]]], loop: asyncio.AbstractEventLoop
+    ) -> None:
         self._metrics.forward_passes.labels(self.model).inc()
         self._metrics.batch_size.labels(self.model).observe(len(batch))
         try:
@@ -206,8 +217,9 @@ class EncoderBatcher:
             loop.call_soon_threadsafe(_settle, future, result, None)
 
 
-def _settle(future: asyncio.Future[InferenceResult], result: InferenceResult | None,
-            error: BaseException | None) -> None:
+def _settle(
+    future: asyncio.Future[InferenceResult], result: InferenceResult | None, error: BaseException | None
+) -> None:
     if future.done():
         return
     if error is not None:

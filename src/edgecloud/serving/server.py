@@ -33,12 +33,25 @@ class _Server(uvicorn.Server):
         self.handle_exit(sig, frame)
 
 
-def run_server(app: ASGIApp, *, host: str, port: int, shutdown_timeout: float,
-               ssl_certfile: str | None = None, ssl_keyfile: str | None = None,
-               log_level: str = "warning") -> None:
+def run_server(
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    shutdown_timeout: float,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    log_level: str = "warning",
+) -> None:
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, lifespan="on",
-        timeout_graceful_shutdown=max(1, int(shutdown_timeout)), ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile, access_log=False,
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=max(1, int(shutdown_timeout)),
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        access_log=False,
     )
     _Server(config).run()

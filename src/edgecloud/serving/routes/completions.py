@@ -18,9 +18,15 @@ async def chat_completions(request: Request) -> Response:
     handle = ctx.pool.get(body.model)
     request_id = ctx.request_id("chatcmpl")
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return await serve_generation(request, ctx, handle, body.to_inference(request_id),
-                                  ChatFormat(request_id, handle.name), stream=body.stream,
-                                  include_usage=include_usage)
+    return await serve_generation(
+        request,
+        ctx,
+        handle,
+        body.to_inference(request_id),
+        ChatFormat(request_id, handle.name),
+        stream=body.stream,
+        include_usage=include_usage,
+    )
 
 
 async def completions(request: Request) -> Response:
@@ -29,6 +35,12 @@ async def completions(request: Request) -> Response:
     handle = ctx.pool.get(body.model)
     request_id = ctx.request_id("cmpl")
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return await serve_generation(request, ctx, handle, body.to_inference(request_id),
-                                  CompletionFormat(request_id, handle.name), stream=body.stream,
-                                  include_usage=include_usage)
+    return await serve_generation(
+        request,
+        ctx,
+        handle,
+        body.to_inference(request_id),
+        CompletionFormat(request_id, handle.name),
+        stream=body.stream,
+        include_usage=include_usage,
+    )

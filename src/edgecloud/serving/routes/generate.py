@@ -41,12 +41,20 @@ class _Timing:
         self._last = now
 
 
-async def serve_generation(request: Request, ctx: NodeContext, handle: ModelHandle,
-                           inference: InferenceRequest, fmt: ResponseFormat, *, stream: bool,
-                           include_usage: bool) -> Response:
+async def serve_generation(
+    request: Request,
+    ctx: NodeContext,
+    handle: ModelHandle,
+    inference: InferenceRequest,
+    fmt: ResponseFormat,
+    *,
+    stream: bool,
+    include_usage: bool,
+) -> Response:
     if handle.worker is None:
-        raise InvalidRequest(f"model {handle.name!r} does not generate text; use /v1/embeddings",
-                             param="model")
+        raise InvalidRequest(
+            f"model {handle.name!r} does not generate text; use /v1/embeddings", param="model"
+        )
     prepared = handle.runtime.preprocess(inference)
     job = handle.worker.submit(prepared)
     if stream:
@@ -73,12 +81,18 @@ async def _collect(ctx: NodeContext, model: str, job: Job, fmt: ResponseFormat) 
         last = result
     _count(ctx, model, last, "200")
     wanted = job.prepared.request.sampling.logprobs
-    return fmt.whole("".join(parts), logprobs if wanted else None, last.finish_reason, last.prompt_tokens,
-                     last.completion_tokens)
+    return fmt.whole(
+        "".join(parts),
+        logprobs if wanted else None,
+        last.finish_reason,
+        last.prompt_tokens,
+        last.completion_tokens,
+    )
 
 
-async def _sse_events(ctx: NodeContext, model: str, job: Job, fmt: ResponseFormat,
-                      include_usage: bool) -> AsyncIterator[str]:
+async def _sse_events(
+    ctx: NodeContext, model: str, job: Job, fmt: ResponseFormat, include_usage: bool
+) -> AsyncIterator[str]:
     timing = _Timing(ctx, model)
     wanted = job.prepared.request.sampling.logprobs
     last = InferenceResult()
@@ -89,8 +103,9 @@ async def _sse_events(ctx: NodeContext, model: str, job: Job, fmt: ResponseForma
             last = result
             if not (result.text or result.finish_reason or result.logprobs or first):
                 continue
-            chunk = fmt.chunk(result.text, list(result.logprobs) if wanted else None, result.finish_reason,
-                              first)
+            chunk = fmt.chunk(
+                result.text, list(result.logprobs) if wanted else None, result.finish_reason, first
+            )
             first = False
             yield _sse(chunk)
         if include_usage:

@@ -15,11 +15,19 @@ async def list_models(request: Request) -> Response:
     data = []
     for handle in ctx.pool.handles():
         spec = handle.spec
-        data.append({
-            "id": handle.name, "object": "model", "created": handle.created, "owned_by": "edgecloud",
-            "kind": spec.kind, "runtime": spec.runtime, "quantization": spec.quantization,
-            "context_length": handle.runtime.context_length, "tier": ctx.settings.tier,
-        })
+        data.append(
+            {
+                "id": handle.name,
+                "object": "model",
+                "created": handle.created,
+                "owned_by": "edgecloud",
+                "kind": spec.kind,
+                "runtime": spec.runtime,
+                "quantization": spec.quantization,
+                "context_length": handle.runtime.context_length,
+                "tier": ctx.settings.tier,
+            }
+        )
     return JSONResponse({"object": "list", "data": data})
 
 
@@ -36,8 +44,12 @@ async def health(request: Request) -> Response:
         if name in pool.errors:
             models[name]["error"] = pool.errors[name]
     status = "ok" if pool.ready else ("failed" if pool.errors else "loading")
-    body = {"status": status, "tier": ctx.settings.tier, "uptime_s": round(time.time() - ctx.started, 1),
-            "models": models}
+    body = {
+        "status": status,
+        "tier": ctx.settings.tier,
+        "uptime_s": round(time.time() - ctx.started, 1),
+        "models": models,
+    }
     headers = {} if pool.ready else {"Retry-After": "2"}
     return JSONResponse(body, status_code=200 if pool.ready else 503, headers=headers)
 

@@ -1,0 +1,47 @@
+"""Shared fixtures: real nodes on free loopback ports, always stopped at the end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from edgecloud.serving.launcher import NodeProcess
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+CHAT = "smollm2-135m-instruct"
+EMBED = "all-minilm-l6-v2"
+BASE = "gemma3-270m"
+
+
+@pytest.fixture(scope="session")
+def node() -> Iterator[NodeProcess]:
+    """The edge node most integration tests talk to: SmolLM2 (llama.cpp), Gemma 3 base, MiniLM."""
+    with NodeProcess([CHAT, BASE, EMBED], args=["--max-queue", "8"]) as process:
+        process.wait_ready(timeout=300)
+        yield process
+
+
+@pytest.fixture
+def openai_client(node: NodeProcess):  # type: ignore[no-untyped-def]
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{node.url}/v1", api_key="test", max_retries=0, timeout=120)
+    yield client
+    client.close()
+
+
+def metric_value(url: str, name: str, labels: dict[str, str] | None = None) -> float:
+    """The summed value of a Prometheus sample read from a live /metrics endpoint."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in (labels or {}).items()):
+                total += sample.value
+    return total
