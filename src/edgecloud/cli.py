@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -82,9 +83,7 @@ def models_verify(name: Annotated[list[str] | None, typer.Argument(help="models 
             continue
         try:
             catalogue.materialize(spec)
-            _with_progress(
-                f"sha256 {spec.name}", lambda report, spec=spec: catalogue.verify(spec, report, force=True)
-            )
+            _with_progress(f"sha256 {spec.name}", partial(catalogue.verify, spec, force=True))
             console.print(f"[green]ok[/] {spec.name} {spec.sha256}")
         except EdgecloudError as exc:
             failed += 1
@@ -99,9 +98,7 @@ def models_prepare() -> None:
     for spec in catalogue:
         if not catalogue.status(spec).installed:
             continue
-        path = _with_progress(
-            f"prepare {spec.name}", lambda report, spec=spec: catalogue.materialize(spec, report)
-        )
+        path = _with_progress(f"prepare {spec.name}", partial(catalogue.materialize, spec))
         console.print(f"ready {spec.name}: {path}")
 
 
