@@ -83,7 +83,7 @@ def run_engine_bench(
     spec = catalogue.resolve(model)
     path = str(catalogue.materialize(spec))
     spec = replace(spec, source=LocalPath(Path(path)))
-    common = {
+    common: dict[str, Any] = {
         "model_path": path,
         "n_ctx": 4096,
         "n_threads": threads,
