@@ -150,6 +150,44 @@ def serve(
 
 
 @app.command()
+def gateway(
+    edge: Annotated[str | None, typer.Option(help="edge tier URL (an OpenAI-compatible server)")] = None,
+    cloud: Annotated[str | None, typer.Option(help="cloud tier URL")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="topology YAML: tiers, upstreams, prices, policies")
+    ] = None,
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8080,
+    policies: Annotated[str | None, typer.Option(help="comma-separated policy order")] = None,
+    decision_log: Annotated[Path | None, typer.Option(help="append one JSON line per decision here")] = None,
+) -> None:
+    """One OpenAI-compatible endpoint in front of the edge and cloud tiers; each request placed, and why."""
+    from edgecloud.gateway.app import create_gateway_app
+    from edgecloud.gateway.service import Gateway
+    from edgecloud.gateway.topology import load_topology
+    from edgecloud.serving.server import run_server
+
+    if config is None and edge is None:
+        console.print("[red]error:[/] give --edge URL (and usually --cloud URL) or --config topology.yaml")
+        raise typer.Exit(2)
+    try:
+        topology = load_topology(config, edge=edge, cloud=cloud)
+        if policies:
+            topology.policies = [name.strip() for name in policies.split(",") if name.strip()]
+        if decision_log:
+            topology.decision_log = decision_log
+        service = Gateway(topology)
+    except (EdgecloudError, ValueError) as exc:
+        console.print(f"[red]error:[/] {getattr(exc, 'message', exc)}")
+        raise typer.Exit(2) from None
+    tiers = ", ".join(f"{name}={[u.url for u in t.upstreams]}" for name, t in topology.tiers.items())
+    console.print(
+        f"edgecloud gateway on http://{host}:{port} ({tiers}; policies {', '.join(topology.policies)})"
+    )
+    run_server(create_gateway_app(service), host=host, port=port, shutdown_timeout=30)
+
+
+@app.command()
 def demo(port: Annotated[int, typer.Option(help="loopback port for the demo node")] = 8765) -> None:
     """Start a node with SmolLM2 and MiniLM on loopback, chat, embed, show timings, stop."""
     from edgecloud.demo import run_demo

@@ -22,8 +22,8 @@ def error_response(exc: EdgecloudError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The parsed JSON body; stops reading (413) as soon as the body passes max_bytes."""
+async def read_bytes(request: Request, max_bytes: int) -> bytes:
+    """The raw body; stops reading (413) as soon as it passes max_bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {max_bytes} bytes")
@@ -34,7 +34,12 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         if size > max_bytes:
             raise PayloadTooLarge(f"request body exceeds the limit of {max_bytes} bytes")
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The parsed JSON body of at most max_bytes."""
+    raw = await read_bytes(request, max_bytes)
     if not raw:
         raise InvalidRequest("request body is empty; expected a JSON object")
     try:

@@ -1,0 +1,188 @@
+"""The gateway's HTTP face: the node's OpenAI API (chat, completions, embeddings, models, streaming),
+placed per request, plus /health for every upstream and /metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from edgecloud.gateway.inbound import AUTO, Inbound, parse_inbound
+from edgecloud.gateway.placement import Decision
+from edgecloud.gateway.policies.cascade import confidence
+from edgecloud.gateway.relay import decision_headers, read_whole, record_for, stream_response, usage_of
+from edgecloud.gateway.service import Gateway, Placement
+from edgecloud.serving.errors import EXCEPTION_HANDLERS, read_bytes
+
+PATHS = {"chat": "/v1/chat/completions", "completion": "/v1/completions", "embedding": "/v1/embeddings"}
+
+
+async def _serve(request: Request, kind: str) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    started = time.perf_counter()
+    inbound = parse_inbound(kind, await read_bytes(request, gateway.topology.max_body_bytes))
+    placement = gateway.place(inbound, request.headers.get("x-edgecloud-tier"))
+    if placement.decision.cascade and gateway.cascade is not None:
+        return await _cascade(gateway, inbound, placement, started)
+    assert gateway.proxy is not None
+    opened = await gateway.proxy.open(
+        placement.decision, PATHS[kind], gateway.payload_for(placement, inbound)
+    )
+    if inbound.stream and opened.response.status == 200:
+        return stream_response(gateway, opened, inbound, started)
+    body, data = await read_whole(gateway, opened, inbound, started)
+    gateway.account(record_for(opened, inbound, started, opened.response.status, *usage_of(data)))
+    return Response(
+        body,
+        status_code=opened.response.status,
+        media_type="application/json",
+        headers=decision_headers(opened.decision, opened.upstream.name),
+    )
+
+
+async def _cascade(gateway: Gateway, inbound: Inbound, placement: Placement, started: float) -> Response:
+    """The edge answers first with logprobs; a low-confidence answer is replaced by the cloud's."""
+    assert gateway.proxy is not None and gateway.cascade is not None
+    policy = gateway.cascade
+    payload = gateway.payload_for(placement, inbound, logprobs=True)
+    opened = await gateway.proxy.open(placement.decision, PATHS["chat"], payload)
+    body, data = await read_whole(gateway, opened, inbound, started)
+    logprobs = _token_logprobs(data)
+    if opened.tier != placement.decision.tier or data is None or logprobs is None:
+        gateway.account(record_for(opened, inbound, started, opened.response.status, *usage_of(data)))
+        return Response(
+            body,
+            status_code=opened.response.status,
+            media_type="application/json",
+            headers=decision_headers(opened.decision, opened.upstream.name),
+        )
+    score = confidence(logprobs, policy.score)
+    if not policy.escalate(logprobs):
+        decision = Decision(opened.tier, "cascade", f"edge confidence {score:.2f} >= {policy.threshold:g}")
+        opened.decision = decision
+        gateway.account(record_for(opened, inbound, started, 200, *usage_of(data)))
+        if not inbound.client_wants_logprobs():
+            for choice in data.get("choices", []):
+                choice["logprobs"] = None
+            body = json.dumps(data).encode()
+        return Response(
+            body, media_type="application/json", headers=decision_headers(decision, opened.upstream.name)
+        )
+    gateway.account(record_for(opened, inbound, started, 200, *usage_of(data)))
+    gateway.metrics.escalations.inc()
+    cloud = next(name for name in gateway.tiers if name != opened.tier)
+    escalated = Decision(cloud, "cascade", f"edge confidence {score:.2f} < {policy.threshold:g}; escalated")
+    second = await gateway.proxy.open(escalated, PATHS["chat"], gateway.payload_for(placement, inbound))
+    body, data = await read_whole(gateway, second, inbound, started)
+    gateway.account(
+        record_for(second, inbound, started, second.response.status, *usage_of(data), escalated=True)
+    )
+    return Response(
+        body,
+        status_code=second.response.status,
+        media_type="application/json",
+        headers=decision_headers(second.decision, second.upstream.name, escalated=True),
+    )
+
+
+def _token_logprobs(data: dict[str, object] | None) -> list[float] | None:
+    try:
+        content = data["choices"][0]["logprobs"]["content"]  # type: ignore[index]
+        return [float(item["logprob"]) for item in content]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+async def chat(request: Request) -> Response:
+    return await _serve(request, "chat")
+
+
+async def completions(request: Request) -> Response:
+    return await _serve(request, "completion")
+
+
+async def embeddings(request: Request) -> Response:
+    return await _serve(request, "embedding")
+
+
+async def models(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    data = [
+        {
+            "id": AUTO,
+            "object": "model",
+            "created": 0,
+            "owned_by": "edgecloud",
+            "tiers": {name: tier.model_for("chat") for name, tier in gateway.tiers.items()},
+        }
+    ]
+    for name, tier in gateway.tiers.items():
+        for upstream in tier.upstreams:
+            for entry in upstream.models:
+                if all(existing["id"] != entry["id"] for existing in data):
+                    data.append({**entry, "tier": name})
+    return JSONResponse({"object": "list", "data": data})
+
+
+async def health(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    states = gateway.states()
+    upstreams = {
+        u.name: {
+            "tier": name,
+            "url": u.url,
+            "up": u.up,
+            "reachable": u.reachable,
+            "ready": u.ready,
+            "breaker": u.breaker.state.value,
+            "consecutive_failures": u.breaker.consecutive_failures,
+            "queue_depth": u.queue_depth,
+            "rtt_ms": round(u.rtt.value * 1000, 2) if u.rtt.value is not None else None,
+            "last_error": u.last_error,
+        }
+        for name, tier in gateway.tiers.items()
+        for u in tier.upstreams
+    }
+    tiers = {
+        name: {"available": s.available, "reason_down": s.reason_down} for name, s in states.tiers.items()
+    }
+    ok = any(s.available for s in states.tiers.values())
+    body = {
+        "status": "ok" if ok else "down",
+        "tiers": tiers,
+        "upstreams": upstreams,
+        "policies": list(gateway.chain.names),
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+async def metrics(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    gateway.states()  # refreshes the upstream gauges
+    return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def create_gateway_app(gateway: Gateway) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        yield
+        await gateway.stop()
+
+    routes = [
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/v1/completions", completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app.state.gateway = gateway
+    return app

@@ -1,0 +1,41 @@
+"""Prometheus metrics of the gateway, named as DESIGN.md says."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from edgecloud.serving.metrics import LATENCY_BUCKETS
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.requests = Counter(
+            "edgecloud_requests", "Requests answered by the gateway", ["tier", "model", "status"], registry=r
+        )
+        self.ttft = Histogram(
+            "edgecloud_ttft_seconds",
+            "Time to first byte of the answer",
+            ["tier", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter("edgecloud_tokens", "Tokens by tier", ["tier", "kind"], registry=r)
+        self.placements = Counter(
+            "edgecloud_placements", "Placement decisions", ["tier", "policy"], registry=r
+        )
+        self.upstream_up = Gauge(
+            "edgecloud_upstream_up", "1 when the upstream takes traffic", ["upstream"], registry=r
+        )
+        self.breaker_open = Gauge(
+            "edgecloud_breaker_open", "1 while the upstream's breaker is open", ["upstream"], registry=r
+        )
+        self.cost = Counter("edgecloud_cost", "Spend by tier, in price units", ["tier"], registry=r)
+        self.retries = Counter("edgecloud_retries", "Upstream attempts retried", ["tier"], registry=r)
+        self.failovers = Counter(
+            "edgecloud_failovers", "Requests moved to another tier", ["from_tier"], registry=r
+        )
+        self.escalations = Counter("edgecloud_escalations", "Cascade escalations to the cloud", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,137 @@
+"""Getting an answer from a tier: retries with jittered backoff on connect errors, resets and
+502/503/504 (before any byte reached the client), failover to the other tier when the chosen one fails
+and the decision allows, breakers fed with every outcome, and 429 from an upstream treated as "full"."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from edgecloud.errors import EdgecloudError, Overloaded, Unavailable, UpstreamError
+from edgecloud.gateway.metrics import GatewayMetrics
+from edgecloud.gateway.placement import Decision
+from edgecloud.gateway.topology import RetryConfig
+from edgecloud.gateway.upstreams import Tier, Upstream
+
+RETRY_SAME_TIER = frozenset({502, 503, 504})
+PayloadFor = Callable[[str], bytes]  # tier name -> request body for that tier
+
+
+@dataclass
+class Opened:
+    """An upstream response whose status and headers arrived; the body is still to be read."""
+
+    response: aiohttp.ClientResponse
+    upstream: Upstream
+    tier: str
+    decision: Decision
+    attempts: int
+
+
+class Proxy:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        tiers: dict[str, Tier],
+        retries: RetryConfig,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self._session = session
+        self._tiers = tiers
+        self._retries = retries
+        self._metrics = metrics
+
+    async def open(self, decision: Decision, path: str, payload_for: PayloadFor) -> Opened:
+        """The first usable response from the decided tier, else (when allowed) from the other one."""
+        order = [decision.tier]
+        if self._retries.failover and not decision.pinned:
+            order += [name for name in self._tiers if name != decision.tier]
+        attempts = 0
+        last: EdgecloudError = Unavailable(f"tier {decision.tier!r} is not configured", retry_after=5)
+        for index, name in enumerate(order):
+            tier = self._tiers.get(name)
+            if tier is None:
+                continue
+            if index:
+                self._metrics.failovers.labels(order[0]).inc()
+            opened, last, used = await self._try_tier(tier, path, payload_for(name))
+            attempts += used
+            if opened is not None:
+                moved = (
+                    decision
+                    if index == 0
+                    else Decision(
+                        name, decision.policy, f"failover from {order[0]} ({last.message}); {decision.reason}"
+                    )
+                )
+                return Opened(opened[0], opened[1], name, moved, attempts)
+        if isinstance(last, Overloaded | Unavailable):
+            raise last
+        raise Unavailable(f"no tier could answer: {last.message}", retry_after=1.0)
+
+    async def _try_tier(
+        self, tier: Tier, path: str, payload: bytes
+    ) -> tuple[tuple[aiohttp.ClientResponse, Upstream] | None, EdgecloudError, int]:
+        last: EdgecloudError = Unavailable(
+            f"{tier.name}: no upstream available (breaker open)", retry_after=_retry_after(tier)
+        )
+        tried: set[str] = set()
+        for attempt in range(self._retries.attempts):
+            upstream = tier.pick(exclude=tried if len(tried) < len(tier.upstreams) else None)
+            if upstream is None:
+                return None, last, attempt
+            tried.add(upstream.name)
+            if attempt:
+                self._metrics.retries.labels(tier.name).inc()
+            outcome = await self._send(upstream, path, payload)
+            if isinstance(outcome, aiohttp.ClientResponse):
+                return (outcome, upstream), last, attempt + 1
+            last, retry = outcome
+            if not retry:
+                return None, last, attempt + 1
+            await asyncio.sleep(_backoff(self._retries.backoff_ms, attempt))
+        return None, last, self._retries.attempts
+
+    async def _send(
+        self, upstream: Upstream, path: str, payload: bytes
+    ) -> aiohttp.ClientResponse | tuple[EdgecloudError, bool]:
+        """A response to hand on, or (error, retry on this tier?)."""
+        limits = upstream.config
+        timeouts = self._tiers[upstream.tier].config.timeouts
+        timeout = aiohttp.ClientTimeout(
+            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.first_token
+        )
+        headers = {"Content-Type": "application/json", **upstream.headers()}
+        try:
+            response = await self._session.post(
+                upstream.url + path, data=payload, headers=headers, timeout=timeout
+            )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            upstream.breaker.failure()
+            upstream.last_error = f"{exc.__class__.__name__} from {limits.url}"
+            return UpstreamError(f"{upstream.name}: {exc.__class__.__name__}"), True
+        status = response.status
+        if status < 500 and status != 429:
+            upstream.breaker.success()  # 4xx: the upstream works; the request is the client's problem
+            return response
+        response.release()
+        if status == 429:
+            upstream.overloaded = True
+            return Overloaded(f"{upstream.name} is full (429)"), False
+        upstream.breaker.failure()
+        upstream.last_error = f"HTTP {status}"
+        return UpstreamError(f"{upstream.name} answered {status}"), status in RETRY_SAME_TIER
+
+
+def _backoff(base_ms: float, attempt: int) -> float:
+    """Full jitter: uniform in [0, base * 2^attempt]."""
+    return random.uniform(0, base_ms * (2**attempt)) / 1000.0
+
+
+def _retry_after(tier: Tier) -> float:
+    waits = [u.breaker.seconds_until_probe() for u in tier.upstreams]
+    return max(1.0, min(waits, default=1.0))

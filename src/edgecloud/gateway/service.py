@@ -1,0 +1,192 @@
+"""The gateway's state and its one decision per request: tiers and their upstreams, the policy chain,
+the clock, spend per period, and the accounting that follows each answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from edgecloud.errors import Forbidden, InvalidRequest, ModelNotFound
+from edgecloud.gateway.decisions import DecisionLog, DecisionRecord
+from edgecloud.gateway.inbound import AUTO, Inbound, estimate_tokens, task_alias, tier_payload
+from edgecloud.gateway.metrics import GatewayMetrics
+from edgecloud.gateway.netprobe import probe_forever, probe_once
+from edgecloud.gateway.placement import Decision, RequestView, TierStates
+from edgecloud.gateway.policies import build_chain
+from edgecloud.gateway.policies.cascade import CascadePolicy
+from edgecloud.gateway.proxy import Proxy
+from edgecloud.gateway.topology import Topology
+from edgecloud.gateway.upstreams import Tier, build_tiers
+
+
+class CostMeter:
+    """Spend per tier in the current period; a new period starts from zero."""
+
+    def __init__(self, period_s: float, clock: Callable[[], float]) -> None:
+        self._period = period_s
+        self._clock = clock
+        self._start = clock()
+        self._spend: dict[str, float] = {}
+
+    def spend(self, tier: str) -> float:
+        self._roll()
+        return self._spend.get(tier, 0.0)
+
+    def add(self, tier: str, amount: float) -> None:
+        self._roll()
+        self._spend[tier] = self._spend.get(tier, 0.0) + amount
+
+    def _roll(self) -> None:
+        if self._clock() - self._start >= self._period:
+            self._start = self._clock()
+            self._spend.clear()
+
+
+@dataclass(frozen=True)
+class Placement:
+    decision: Decision
+    models: dict[str, str]  # tier -> the concrete model name that tier receives
+    view: RequestView
+
+
+class Gateway:
+    def __init__(self, topology: Topology, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.topology = topology
+        self.clock = clock
+        self.tiers: dict[str, Tier] = build_tiers(topology, clock)
+        self.chain = build_chain(topology.policies, topology.policy_settings)
+        self.cascade = next((p for p in self.chain.policies if isinstance(p, CascadePolicy)), None)
+        period = float(topology.policy_settings.get("cost", {}).get("period_s", 86_400.0))
+        self.costs = CostMeter(period, clock)
+        self.metrics = GatewayMetrics()
+        self.log = DecisionLog(topology.decision_log, topology.log_prompts)
+        self._session: aiohttp.ClientSession | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self.proxy: Proxy | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
+        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        self.proxy = Proxy(self._session, self.tiers, self.topology.retries, self.metrics)
+        upstreams = [u for tier in self.tiers.values() for u in tier.upstreams]
+        await asyncio.gather(*(probe_once(self._session, u, models=True) for u in upstreams))
+        self._probe = asyncio.create_task(
+            probe_forever(self._session, upstreams, self.topology.probe_interval_s)
+        )
+
+    async def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+        if self._session is not None:
+            await self._session.close()
+        self.log.close()
+
+    def states(self) -> TierStates:
+        states = {name: tier.state(self.costs.spend(name)) for name, tier in self.tiers.items()}
+        for name, tier in self.tiers.items():
+            for upstream in tier.upstreams:
+                self.metrics.upstream_up.labels(upstream.name).set(1 if upstream.up else 0)
+                self.metrics.breaker_open.labels(upstream.name).set(
+                    0 if upstream.breaker.would_allow() else 1
+                )
+            del name
+        return TierStates(states, now=self.clock())
+
+    def place(self, inbound: Inbound, tier_header: str | None) -> Placement:
+        view = self._view(inbound, tier_header)
+        decision = self.chain.place(view, self.states())
+        requested = AUTO if task_alias(inbound.model) else inbound.model
+        models = {name: self._model_on(tier, requested, inbound.kind) for name, tier in self.tiers.items()}
+        if requested != AUTO:
+            decision = self._pin_to_model(decision, requested)
+            models = {name: requested for name in self.tiers}
+        self.metrics.placements.labels(decision.tier, decision.policy).inc()
+        return Placement(decision, models, view)
+
+    def payload_for(
+        self, placement: Placement, inbound: Inbound, *, logprobs: bool = False
+    ) -> Callable[[str], bytes]:
+        def payload(tier: str) -> bytes:
+            return tier_payload(
+                inbound, placement.models.get(tier, inbound.model), want_usage=True, want_logprobs=logprobs
+            )
+
+        return payload
+
+    def account(self, record: DecisionRecord) -> float:
+        """Cost, metrics and the decision log once an answer is complete; returns the cost."""
+        tier = self.tiers.get(record.tier)
+        cost = 0.0
+        if tier is not None:
+            price = tier.config.price
+            cost = (
+                record.prompt_tokens / 1000 * price.input_per_1k
+                + record.completion_tokens / 1000 * price.output_per_1k
+            )
+            self.costs.add(record.tier, cost)
+            self.metrics.cost.labels(record.tier).inc(cost)
+        self.metrics.requests.labels(record.tier, record.model, str(record.status)).inc()
+        self.metrics.tokens.labels(record.tier, "prompt").inc(record.prompt_tokens)
+        self.metrics.tokens.labels(record.tier, "completion").inc(record.completion_tokens)
+        self.log.write(DecisionRecord(**{**record.__dict__, "cost": cost}))
+        return cost
+
+    def _view(self, inbound: Inbound, tier_header: str | None) -> RequestView:
+        meta = inbound.metadata
+        hint = tier_header or meta.get("tier")
+        if hint is not None and hint not in self.tiers:
+            raise InvalidRequest(
+                f"unknown tier {hint!r}; this gateway has {', '.join(self.tiers)}", param="x-edgecloud-tier"
+            )
+        text = inbound.text()
+        max_tokens = inbound.body.get("max_tokens") or inbound.body.get("max_completion_tokens")
+        return RequestView(
+            kind=inbound.kind,
+            model=inbound.model,
+            text=text,
+            prompt_tokens=estimate_tokens(text),
+            max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            stream=inbound.stream,
+            tier_hint=hint,
+            task=meta.get("task") or task_alias(inbound.model),
+            privacy_hint=meta.get("privacy"),
+            wants_logprobs=inbound.client_wants_logprobs(),
+        )
+
+    def _model_on(self, tier: Tier, requested: str, kind: str) -> str:
+        if requested != AUTO:
+            return requested
+        return tier.model_for(kind) or AUTO
+
+    def _pin_to_model(self, decision: Decision, model: str) -> Decision:
+        """A concrete model that only one tier serves decides the tier (privacy permitting)."""
+        serving = [name for name, tier in self.tiers.items() if tier.serves(model)]
+        known = any(u.models for tier in self.tiers.values() for u in tier.upstreams)
+        if not serving:
+            if known:
+                raise ModelNotFound(
+                    f"The model '{model}' is not served by any tier; use 'auto' or one of "
+                    f"{', '.join(self.model_ids())}",
+                    param="model",
+                )
+            return decision  # nothing discovered yet: let the upstream judge
+        if decision.tier in serving:
+            return decision
+        if decision.pinned:
+            raise Forbidden(
+                f"model {model!r} is only served by {', '.join(serving)}, but {decision.reason}",
+                param="model",
+                code="placement_conflict",
+            )
+        return Decision(serving[0], "model", f"only the {serving[0]} tier serves {model}", pinned=True)
+
+    def model_ids(self) -> list[str]:
+        ids: list[str] = []
+        for tier in self.tiers.values():
+            for upstream in tier.upstreams:
+                ids += [str(m["id"]) for m in upstream.models if m["id"] not in ids]
+        return ids
