@@ -55,6 +55,7 @@ def _words(body: dict[str, object]) -> list[str]:
 
 async def completion(request: web.Request) -> web.StreamResponse:
     faults: Faults = request.app["faults"]
+    request.app["served"][0] += 1
     body = await request.json()
     outcome = faults.draw()
     if outcome == "reset":
@@ -145,6 +146,19 @@ async def models(request: web.Request) -> web.Response:
     )
 
 
+async def stats(request: web.Request) -> web.Response:
+    return web.json_response({"requests": request.app["served"][0]})
+
+
+async def control(request: web.Request) -> web.Response:
+    """Change the fault rates at run time (tests flip an upstream between broken and healthy)."""
+    body = await request.json()
+    faults: Faults = request.app["faults"]
+    faults.error_rate = float(body.get("error_rate", faults.error_rate))
+    faults.reset_rate = float(body.get("reset_rate", faults.reset_rate))
+    return web.json_response({"error_rate": faults.error_rate, "reset_rate": faults.reset_rate})
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "models": {MODEL: {"state": "ready", "queue_depth": 0}}})
 
@@ -154,6 +168,9 @@ def create_echo_app(
 ) -> web.Application:
     app = web.Application()
     app["faults"] = Faults(error_rate, reset_rate, seed)
+    app["served"] = [0]
+    app.router.add_get("/stats", stats)
+    app.router.add_post("/control", control)
     app.router.add_post("/v1/chat/completions", completion)
     app.router.add_post("/v1/completions", completion)
     app.router.add_post("/v1/embeddings", embeddings)

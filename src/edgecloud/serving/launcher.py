@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -22,25 +23,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-class NodeProcess:
-    """`edgecloud serve` on loopback; a context manager that always stops the child."""
+class ServiceProcess:
+    """A server of ours in a child process on loopback; a context manager that always stops it."""
 
     def __init__(
-        self,
-        models: Sequence[str],
-        *,
-        port: int | None = None,
-        args: Sequence[str] = (),
-        env: dict[str, str] | None = None,
-        host: str = "127.0.0.1",
+        self, command: Sequence[str], *, port: int, env: dict[str, str] | None = None, host: str = "127.0.0.1"
     ) -> None:
         self.host = host
-        self.port = port or free_port(host)
+        self.port = port
         self.url = f"http://{host}:{self.port}"
-        command = [sys.executable, "-m", "edgecloud", "serve", "--host", host, "--port", str(self.port)]
-        for model in models:
-            command += ["--model", model]
-        self._command = command + list(args)
+        self._command = list(command)
         self._env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         # A file, not a pipe: a chatty child must never block on a full pipe nobody reads.
@@ -48,7 +40,7 @@ class NodeProcess:
             prefix="edgecloud-node-", suffix=".log", delete=False
         )
 
-    def start(self) -> NodeProcess:
+    def start(self) -> Self:
         self.process = subprocess.Popen(self._command, env=self._env, stdout=self.log, stderr=self.log)
         return self
 
@@ -89,7 +81,7 @@ class NodeProcess:
             self.process.kill()
             return self.process.wait()
 
-    def __enter__(self) -> NodeProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -98,3 +90,71 @@ class NodeProcess:
         self.terminate()
         self.log.close()
         os.unlink(self.log.name)
+
+
+class NodeProcess(ServiceProcess):
+    """`edgecloud serve` with the given models."""
+
+    def __init__(
+        self,
+        models: Sequence[str],
+        *,
+        port: int | None = None,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        port = port or free_port(host)
+        command = [sys.executable, "-m", "edgecloud", "serve", "--host", host, "--port", str(port)]
+        for model in models:
+            command += ["--model", model]
+        super().__init__([*command, *args], port=port, env=env, host=host)
+
+
+class GatewayProcess(ServiceProcess):
+    """`edgecloud gateway` in front of the given tiers (or a topology file)."""
+
+    def __init__(
+        self,
+        *,
+        edge: str | None = None,
+        cloud: str | None = None,
+        config: str | None = None,
+        args: Sequence[str] = (),
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        port = port or free_port()
+        command = [sys.executable, "-m", "edgecloud", "gateway", "--port", str(port)]
+        for flag, value in (("--edge", edge), ("--cloud", cloud), ("--config", config)):
+            if value:
+                command += [flag, value]
+        super().__init__([*command, *args], port=port, env=env)
+
+
+class EchoProcess(ServiceProcess):
+    """The instant OpenAI-compatible upstream of edgecloud.bench.echo, optionally faulty."""
+
+    def __init__(
+        self,
+        *,
+        error_rate: float = 0.0,
+        reset_rate: float = 0.0,
+        seed: int | None = None,
+        port: int | None = None,
+    ) -> None:
+        port = port or free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "edgecloud.bench.echo",
+            "--port",
+            str(port),
+            "--error-rate",
+            str(error_rate),
+            "--reset-rate",
+            str(reset_rate),
+        ]
+        if seed is not None:
+            command += ["--seed", str(seed)]
+        super().__init__(command, port=port)

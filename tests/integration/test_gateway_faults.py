@@ -1,0 +1,122 @@
+"""Resilience through the real gateway process: faulty upstreams, breakers, lost requests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edgecloud.serving.launcher import EchoProcess, GatewayProcess
+
+CHAT = {"model": "auto", "messages": [{"role": "user", "content": "one two three"}], "stream": False}
+
+
+def _topology(tmp_path: Path, edge: str, cloud: str, extra: str = "") -> str:
+    path = tmp_path / "topology.yaml"
+    path.write_text(f"""\
+tiers:
+  edge:
+    upstreams: [{{url: "{edge}"}}]
+  cloud:
+    upstreams: [{{url: "{cloud}"}}]
+    price: {{input_per_1k: 0.1, output_per_1k: 0.2}}
+policies: [privacy, hint, task, offline]
+probe_interval_s: 0.5
+decision_log: {tmp_path / "decisions.jsonl"}
+{extra}""")
+    return str(path)
+
+
+def test_2000_requests_against_a_faulty_upstream_lose_nothing(tmp_path: Path) -> None:
+    """10% of answers 500/503 and 5% of connections reset on the cloud; every request is placed on the
+    cloud (hint) so retries and failover to the edge have to carry it."""
+    with EchoProcess() as edge, EchoProcess(error_rate=0.10, reset_rate=0.05, seed=7) as cloud:
+        edge.wait_ready(30)
+        cloud.wait_ready(30)
+        with GatewayProcess(config=_topology(tmp_path, edge.url, cloud.url)) as gateway:
+            gateway.wait_ready(30)
+            outcomes = asyncio.run(_hammer(gateway.url, total=2000, concurrency=64))
+    statuses = Counter(status for status, _ in outcomes)
+    print(f"statuses: {dict(statuses)}; tiers: {Counter(tier for _, tier in outcomes)}")
+    assert len(outcomes) == 2000  # nothing lost, nothing hanging (each request had a 30 s cap)
+    assert all(status != -1 for status, _ in outcomes), "a request got no well-formed answer"
+    assert statuses[200] >= 0.995 * 2000
+    lines = (tmp_path / "decisions.jsonl").read_text().splitlines()
+    assert len(lines) == statuses[200]  # one decision record per answer
+
+
+async def _hammer(url: str, total: int, concurrency: int) -> list[tuple[int, str]]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    results: list[tuple[int, str]] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(total):
+        queue.put_nowait(i)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            queue.get_nowait()
+            try:
+                r = await client.post(
+                    f"{url}/v1/chat/completions", json=CHAT, headers={"x-edgecloud-tier": "cloud"}
+                )
+                body = r.json()
+                well_formed = ("choices" in body) if r.status_code == 200 else ("error" in body)
+                results.append((r.status_code if well_formed else -1, r.headers.get("x-edgecloud-tier", "")))
+            except (httpx.HTTPError, ValueError):
+                results.append((-1, ""))
+
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return results
+
+
+def _served(echo: EchoProcess) -> int:
+    return int(httpx.get(f"{echo.url}/stats").json()["requests"])
+
+
+def test_breaker_stops_traffic_after_five_failures_until_the_cooldown(tmp_path: Path) -> None:
+    extra = "breaker: {failures: 5, cooldown_s: 3}\nretries: {attempts: 1, failover: true}\n"
+    with EchoProcess() as edge, EchoProcess(error_rate=1.0) as cloud:
+        edge.wait_ready(30)
+        cloud.wait_ready(30)
+        with GatewayProcess(config=_topology(tmp_path, edge.url, cloud.url, extra)) as gateway:
+            gateway.wait_ready(30)
+            client = httpx.Client(base_url=gateway.url, timeout=30, headers={"x-edgecloud-tier": "cloud"})
+            for _ in range(5):  # each fails on the cloud once, then fails over to the edge
+                r = client.post("/v1/chat/completions", json=CHAT)
+                assert r.status_code == 200 and r.headers["x-edgecloud-tier"] == "edge"
+            assert _served(cloud) == 5
+            health = httpx.get(f"{gateway.url}/health").json()
+            assert health["upstreams"]["cloud-0"]["breaker"] == "open"
+            opened_at = time.monotonic()
+            for _ in range(10):  # the breaker is open: the cloud gets nothing at all
+                r = client.post("/v1/chat/completions", json=CHAT)
+                assert r.status_code == 200 and r.headers["x-edgecloud-policy"] == "offline"
+                assert "breaker open" in r.headers["x-edgecloud-reason"]
+            assert _served(cloud) == 5
+            httpx.post(f"{cloud.url}/control", json={"error_rate": 0.0})
+            time.sleep(max(0.0, 3.2 - (time.monotonic() - opened_at)))
+            r = client.post("/v1/chat/completions", json=CHAT)  # the one probe after the cooldown
+            assert r.headers["x-edgecloud-tier"] == "cloud"
+            assert _served(cloud) == 6
+            r = client.post("/v1/chat/completions", json=CHAT)
+            assert r.headers["x-edgecloud-tier"] == "cloud"
+            assert httpx.get(f"{gateway.url}/health").json()["upstreams"]["cloud-0"]["breaker"] == "closed"
+
+
+def test_both_tiers_down_is_503_with_retry_after(tmp_path: Path) -> None:
+    with EchoProcess() as edge, EchoProcess() as cloud:
+        edge.wait_ready(30)
+        cloud.wait_ready(30)
+        with GatewayProcess(config=_topology(tmp_path, edge.url, cloud.url)) as gateway:
+            gateway.wait_ready(30)
+            edge.terminate()
+            cloud.terminate()
+            r = httpx.post(f"{gateway.url}/v1/chat/completions", json=CHAT, timeout=30)
+            assert r.status_code == 503
+            assert int(r.headers["Retry-After"]) >= 1
+            assert r.json()["error"]["type"] == "service_unavailable"

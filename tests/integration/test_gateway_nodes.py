@@ -1,0 +1,197 @@
+"""The gateway end to end with two real nodes: edge = SmolLM2 GGUF on llama.cpp (+ MiniLM),
+cloud = SmolLM2 in full precision on transformers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from openai import OpenAI
+
+from edgecloud.serving.launcher import GatewayProcess, NodeProcess, free_port
+from tests.conftest import CHAT, EMBED
+
+pytestmark = pytest.mark.slow
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def cloud_node(port: int) -> NodeProcess:
+    return NodeProcess(
+        [CHAT], port=port, args=["--runtime", "transformers", "--tier", "cloud", "--n-ctx", "2048"]
+    )
+
+
+@pytest.fixture(scope="module")
+def tiers() -> Iterator[tuple[NodeProcess, NodeProcess]]:
+    with NodeProcess([CHAT, EMBED], args=["--tier", "edge"]) as edge, cloud_node(free_port()) as cloud:
+        edge.wait_ready(300)
+        cloud.wait_ready(300)
+        yield edge, cloud
+
+
+def _config(tmp: Path, edge: str, cloud: str, cascade: str) -> str:
+    path = tmp / f"topology-{abs(hash(cascade))}.yaml"
+    path.write_text(f"""\
+tiers:
+  edge: {{upstreams: [{{url: "{edge}"}}]}}
+  cloud:
+    upstreams: [{{url: "{cloud}"}}]
+    price: {{input_per_1k: 0.5, output_per_1k: 1.5}}
+policy_settings:
+  cascade: {cascade}
+probe_interval_s: 0.5
+decision_log: {tmp / "decisions.jsonl"}
+""")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    tiers: tuple[NodeProcess, NodeProcess], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    edge, cloud = tiers
+    tmp = tmp_path_factory.mktemp("gw")
+    # threshold -100: the edge is always confident enough, so "auto" chat stays on the edge
+    with GatewayProcess(config=_config(tmp, edge.url, cloud.url, "{threshold: -100}")) as process:
+        process.wait_ready(60)
+        process.tmp = tmp  # type: ignore[attr-defined]
+        yield process
+
+
+@pytest.fixture
+def client(gateway: GatewayProcess) -> Iterator[OpenAI]:
+    with OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0, timeout=120) as c:
+        yield c
+
+
+def _chat(client: OpenAI, content: str, **kwargs: object) -> tuple[dict[str, str], str]:
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": content}], max_tokens=16, temperature=0, **kwargs
+    )
+    return dict(raw.headers), str(raw.parse().choices[0].message.content)
+
+
+def test_every_answer_says_where_it_ran_and_why(client: OpenAI) -> None:
+    headers, text = _chat(client, "What is the capital of France?")
+    assert headers["x-edgecloud-tier"] == "edge"
+    assert headers["x-edgecloud-policy"] == "cascade"
+    assert "confidence" in headers["x-edgecloud-reason"]
+    assert "Paris" in text
+
+
+def test_pii_stays_on_the_edge(client: OpenAI) -> None:
+    headers, _ = _chat(
+        client,
+        "Email jane.doe@example.com my card 4111 1111 1111 1111",
+        extra_headers={"x-edgecloud-tier": "cloud"},
+    )
+    assert (headers["x-edgecloud-tier"], headers["x-edgecloud-policy"]) == ("edge", "privacy")
+
+
+def test_hint_and_task_send_work_to_the_cloud(client: OpenAI) -> None:
+    headers, _ = _chat(client, "hello", extra_headers={"x-edgecloud-tier": "cloud"})
+    assert (headers["x-edgecloud-tier"], headers["x-edgecloud-policy"]) == ("cloud", "hint")
+    headers, _ = _chat(
+        client, "Find the topics in these reviews", extra_body={"metadata": {"task": "mining"}}
+    )
+    assert (headers["x-edgecloud-tier"], headers["x-edgecloud-policy"]) == ("cloud", "task")
+    raw = client.chat.completions.with_raw_response.create(
+        model="edgecloud-mining", messages=QUESTION, max_tokens=4
+    )
+    assert raw.headers["x-edgecloud-tier"] == "cloud"
+
+
+def test_streaming_through_the_gateway_carries_the_headers(client: OpenAI) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto", messages=QUESTION, max_tokens=16, temperature=0, stream=True
+    )
+    assert raw.headers["x-edgecloud-tier"] in ("edge", "cloud")
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in raw.parse() if chunk.choices)
+    assert "Paris" in text
+
+
+def test_a_model_only_one_tier_serves_pins_the_request(client: OpenAI) -> None:
+    raw = client.embeddings.with_raw_response.create(
+        model=EMBED, input=["edge", "cloud"], extra_headers={"x-edgecloud-tier": "cloud"}
+    )
+    assert raw.headers["x-edgecloud-tier"] == "edge"  # the cloud does not serve MiniLM
+    assert raw.headers["x-edgecloud-policy"] == "model"
+    assert len(raw.parse().data) == 2
+
+
+def test_models_lists_auto_and_the_union(client: OpenAI) -> None:
+    ids = [m.id for m in client.models.list()]
+    assert ids[0] == "auto" and {CHAT, EMBED} <= set(ids)
+
+
+def test_unknown_model_is_404(client: OpenAI) -> None:
+    import openai
+
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="gpt-17", messages=QUESTION)
+
+
+def test_decision_log_records_without_prompt_text(gateway: GatewayProcess, client: OpenAI) -> None:
+    _chat(client, "a secret sentence that must not be logged")
+    time.sleep(0.2)
+    lines = (gateway.tmp / "decisions.jsonl").read_text().splitlines()  # type: ignore[attr-defined]
+    record = json.loads(lines[-1])
+    assert {
+        "time",
+        "request_id",
+        "tier",
+        "policy",
+        "reason",
+        "latency_s",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost",
+    } <= set(record)
+    assert "secret" not in "".join(lines)
+
+
+def test_cascade_escalates_low_confidence_answers(
+    tiers: tuple[NodeProcess, NodeProcess], tmp_path: Path
+) -> None:
+    edge, cloud = tiers
+    with GatewayProcess(config=_config(tmp_path, edge.url, cloud.url, "{threshold: 0.0}")) as gateway:
+        gateway.wait_ready(60)
+        with OpenAI(base_url=f"{gateway.url}/v1", api_key="x", max_retries=0, timeout=120) as client:
+            headers, text = _chat(client, "What is the capital of France?")
+    assert headers["x-edgecloud-escalated"] == "true"
+    assert headers["x-edgecloud-tier"] == "cloud"
+    assert "< 0" in headers["x-edgecloud-reason"]
+    assert text
+
+
+def test_stopping_the_cloud_keeps_requests_on_the_edge_and_restarting_brings_it_back(
+    tiers: tuple[NodeProcess, NodeProcess], tmp_path: Path
+) -> None:
+    edge, _ = tiers
+    port = free_port()
+    cloud = cloud_node(port).start()
+    try:
+        cloud.wait_ready(300)
+        with GatewayProcess(config=_config(tmp_path, edge.url, cloud.url, "{threshold: -100}")) as gateway:
+            gateway.wait_ready(60)
+            body = {"model": "auto", "messages": QUESTION, "max_tokens": 4, "metadata": {"task": "mining"}}
+            post = lambda: httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=120)  # noqa: E731
+            assert post().headers["x-edgecloud-tier"] == "cloud"
+            cloud.terminate()
+            for _ in range(5):
+                r = post()
+                assert r.status_code == 200
+                assert r.headers["x-edgecloud-tier"] == "edge"
+                assert r.headers["x-edgecloud-policy"] == "offline"
+            cloud = cloud_node(port).start()
+            cloud.wait_ready(300)
+            deadline = time.monotonic() + 30
+            while post().headers["x-edgecloud-tier"] != "cloud":
+                assert time.monotonic() < deadline, "traffic did not come back to the cloud"
+                time.sleep(0.5)
+    finally:
+        cloud.terminate()
