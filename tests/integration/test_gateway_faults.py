@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-import pytest
 
 from edgecloud.serving.launcher import EchoProcess, GatewayProcess
 

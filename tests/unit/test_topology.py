@@ -51,7 +51,7 @@ def test_env_overrides_file_values(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_unknown_keys_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
     path.write_text("tiers:\n  edge:\n    upstreams: [{url: 'http://x'}]\n    colour: blue\n")
-    with pytest.raises(InvalidRequest, match=":4: tiers.edge.colour"):
+    with pytest.raises(InvalidRequest, match=r":4: tiers\.edge\.colour"):
         load_topology(path, env={})
 
 
