@@ -209,5 +209,16 @@ def bench_engine(
     raise typer.Exit(run_engine_bench(model, max_tokens, runs, threads, out, console))
 
 
+@bench_app.command("gateway")
+def bench_gateway(
+    requests: Annotated[int, typer.Option(help="sequential requests per path")] = 1000,
+    out: Annotated[Path | None, typer.Option(help="write JSON results here")] = None,
+) -> None:
+    """Latency the gateway adds over calling a fast upstream directly (p50/p95, same run)."""
+    from edgecloud.bench.gateway import run_gateway_bench
+
+    raise typer.Exit(run_gateway_bench(requests, out, console))
+
+
 def main() -> None:
     app()

@@ -164,7 +164,7 @@ async def health(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    gateway.states()  # refreshes the upstream gauges
+    gateway.refresh_gauges()
     return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

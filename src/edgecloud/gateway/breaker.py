@@ -25,13 +25,20 @@ class Breaker:
         self.consecutive_failures = 0
         self._opened_at = 0.0
         self._probe_out = False
+        self.on_change: Callable[[], None] | None = None  # told of every state transition
+
+    def _move(self, state: BreakerState) -> None:
+        if state is not self.state:
+            self.state = state
+            if self.on_change is not None:
+                self.on_change()
 
     def allow(self) -> bool:
         """May a request go to this upstream now? In half-open state only one probe may."""
         if self.state is BreakerState.CLOSED:
             return True
         if self.state is BreakerState.OPEN and self._clock() - self._opened_at >= self.cooldown_s:
-            self.state = BreakerState.HALF_OPEN
+            self._move(BreakerState.HALF_OPEN)
             self._probe_out = False
         if self.state is BreakerState.HALF_OPEN and not self._probe_out:
             self._probe_out = True
@@ -47,16 +54,16 @@ class Breaker:
         return not self._probe_out
 
     def success(self) -> None:
-        self.state = BreakerState.CLOSED
+        self._move(BreakerState.CLOSED)
         self.consecutive_failures = 0
         self._probe_out = False
 
     def failure(self) -> None:
         self.consecutive_failures += 1
         if self.state is BreakerState.HALF_OPEN or self.consecutive_failures >= self.threshold:
-            self.state = BreakerState.OPEN
             self._opened_at = self._clock()
             self._probe_out = False
+            self._move(BreakerState.OPEN)
 
     def seconds_until_probe(self) -> float:
         if self.state is not BreakerState.OPEN:

@@ -37,6 +37,10 @@ class DecisionLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", buffering=1, encoding="utf-8")
 
+    @property
+    def enabled(self) -> bool:
+        return self._file is not None
+
     def write(self, record: DecisionRecord) -> None:
         if self._file is None:
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from edgecloud.serving.metrics import LATENCY_BUCKETS
@@ -36,6 +38,19 @@ class GatewayMetrics:
             "edgecloud_failovers", "Requests moved to another tier", ["from_tier"], registry=r
         )
         self.escalations = Counter("edgecloud_escalations", "Cascade escalations to the cloud", registry=r)
+
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """metric.labels(*labels), memoised: the hot path skips prometheus' lock and label checks.
+        Bounded, since some label values (model names) come from clients."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            if len(self._children) > 4096:
+                self._children.clear()
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
+from yarl import URL
 
 from edgecloud.errors import EdgecloudError, Overloaded, Unavailable, UpstreamError
 from edgecloud.gateway.metrics import GatewayMetrics
@@ -44,6 +45,11 @@ class Proxy:
         self._tiers = tiers
         self._retries = retries
         self._metrics = metrics
+        self._urls: dict[tuple[str, str], URL] = {}
+        self._timeouts = {
+            name: aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect, sock_read=t.first_token)
+            for name, t in ((name, tier.config.timeouts) for name, tier in tiers.items())
+        }
 
     async def open(self, decision: Decision, path: str, payload_for: PayloadFor) -> Opened:
         """The first usable response from the decided tier, else (when allowed) from the other one."""
@@ -51,7 +57,7 @@ class Proxy:
         if self._retries.failover and not decision.pinned:
             order += [name for name in self._tiers if name != decision.tier]
         attempts = 0
-        last: EdgecloudError = Unavailable(f"tier {decision.tier!r} is not configured", retry_after=5)
+        last: EdgecloudError | None = None
         for index, name in enumerate(order):
             tier = self._tiers.get(name)
             if tier is None:
@@ -65,24 +71,29 @@ class Proxy:
                     decision
                     if index == 0
                     else Decision(
-                        name, decision.policy, f"failover from {order[0]} ({last.message}); {decision.reason}"
+                        name,
+                        decision.policy,
+                        f"failover from {order[0]} ({_message(last)}); {decision.reason}",
                     )
                 )
                 return Opened(opened[0], opened[1], name, moved, attempts)
+        if last is None:
+            raise Unavailable(f"tier {decision.tier!r} is not configured", retry_after=5)
         if isinstance(last, Overloaded | Unavailable):
             raise last
         raise Unavailable(f"no tier could answer: {last.message}", retry_after=1.0)
 
     async def _try_tier(
         self, tier: Tier, path: str, payload: bytes
-    ) -> tuple[tuple[aiohttp.ClientResponse, Upstream] | None, EdgecloudError, int]:
-        last: EdgecloudError = Unavailable(
-            f"{tier.name}: no upstream available (breaker open)", retry_after=_retry_after(tier)
-        )
+    ) -> tuple[tuple[aiohttp.ClientResponse, Upstream] | None, EdgecloudError | None, int]:
+        last: EdgecloudError | None = None
         tried: set[str] = set()
         for attempt in range(self._retries.attempts):
             upstream = tier.pick(exclude=tried if len(tried) < len(tier.upstreams) else None)
             if upstream is None:
+                last = last or Unavailable(
+                    f"{tier.name}: no upstream available (breaker open)", retry_after=_retry_after(tier)
+                )
                 return None, last, attempt
             tried.add(upstream.name)
             if attempt:
@@ -101,15 +112,13 @@ class Proxy:
     ) -> aiohttp.ClientResponse | tuple[EdgecloudError, bool]:
         """A response to hand on, or (error, retry on this tier?)."""
         limits = upstream.config
-        timeouts = self._tiers[upstream.tier].config.timeouts
-        timeout = aiohttp.ClientTimeout(
-            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.first_token
-        )
+        timeout = self._timeouts[upstream.tier]
         headers = {"Content-Type": "application/json", **upstream.headers()}
+        url = self._urls.get((upstream.name, path))
+        if url is None:  # parsed once: yarl parsing a string costs more than the rest of the send
+            url = self._urls[(upstream.name, path)] = URL(upstream.url + path)
         try:
-            response = await self._session.post(
-                upstream.url + path, data=payload, headers=headers, timeout=timeout
-            )
+            response = await self._session.post(url, data=payload, headers=headers, timeout=timeout)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             upstream.breaker.failure()
             upstream.last_error = f"{exc.__class__.__name__} from {limits.url}"
@@ -125,6 +134,10 @@ class Proxy:
         upstream.breaker.failure()
         upstream.last_error = f"HTTP {status}"
         return UpstreamError(f"{upstream.name} answered {status}"), status in RETRY_SAME_TIER
+
+
+def _message(error: EdgecloudError | None) -> str:
+    return error.message if error is not None else "unavailable"
 
 
 def _backoff(base_ms: float, attempt: int) -> float:

@@ -155,7 +155,7 @@ async def _relay(gateway: Gateway, opened: Opened, inbound: Inbound, started: fl
 
 def _observe_ttft(gateway: Gateway, opened: Opened, inbound: Inbound, seconds: float) -> None:
     opened.upstream.ttft.add(seconds)
-    gateway.metrics.ttft.labels(opened.tier, inbound.model).observe(seconds)
+    gateway.metrics.child(gateway.metrics.ttft, opened.tier, inbound.model).observe(seconds)
 
 
 async def read_whole(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 
@@ -21,6 +21,8 @@ from edgecloud.gateway.policies.cascade import CascadePolicy
 from edgecloud.gateway.proxy import Proxy
 from edgecloud.gateway.topology import Topology
 from edgecloud.gateway.upstreams import Tier, build_tiers
+
+STATES_TTL_S = 0.025
 
 
 class CostMeter:
@@ -64,13 +66,20 @@ class Gateway:
         self.costs = CostMeter(period, clock)
         self.metrics = GatewayMetrics()
         self.log = DecisionLog(topology.decision_log, topology.log_prompts)
+        self._states: tuple[float, TierStates] | None = None
+        for tier in self.tiers.values():
+            for upstream in tier.upstreams:
+                upstream.breaker.on_change = self.invalidate
         self._session: aiohttp.ClientSession | None = None
         self._probe: asyncio.Task[None] | None = None
         self.proxy: Proxy | None = None
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
-        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        # No cookie jar: upstream cookies mean nothing here, and the jar costs time on every response.
+        self._session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+        )
         self.proxy = Proxy(self._session, self.tiers, self.topology.retries, self.metrics)
         upstreams = [u for tier in self.tiers.values() for u in tier.upstreams]
         await asyncio.gather(*(probe_once(self._session, u, models=True) for u in upstreams))
@@ -86,15 +95,28 @@ class Gateway:
         self.log.close()
 
     def states(self) -> TierStates:
-        states = {name: tier.state(self.costs.spend(name)) for name, tier in self.tiers.items()}
-        for name, tier in self.tiers.items():
+        """Tier states, rebuilt at most every STATES_TTL_S and at once when a breaker changes state:
+        measured figures move slowly, availability must not lag."""
+        now = self.clock()
+        if self._states is not None and now < self._states[0]:
+            return self._states[1]
+        states = TierStates(
+            {name: tier.state(self.costs.spend(name)) for name, tier in self.tiers.items()}, now=now
+        )
+        self._states = (now + STATES_TTL_S, states)
+        return states
+
+    def invalidate(self) -> None:
+        self._states = None
+
+    def refresh_gauges(self) -> None:
+        """Upstream gauges for /metrics and /health; kept off the per-request path."""
+        for tier in self.tiers.values():
             for upstream in tier.upstreams:
                 self.metrics.upstream_up.labels(upstream.name).set(1 if upstream.up else 0)
                 self.metrics.breaker_open.labels(upstream.name).set(
                     0 if upstream.breaker.would_allow() else 1
                 )
-            del name
-        return TierStates(states, now=self.clock())
 
     def place(self, inbound: Inbound, tier_header: str | None) -> Placement:
         view = self._view(inbound, tier_header)
@@ -104,7 +126,7 @@ class Gateway:
         if requested != AUTO:
             decision = self._pin_to_model(decision, requested)
             models = {name: requested for name in self.tiers}
-        self.metrics.placements.labels(decision.tier, decision.policy).inc()
+        self.metrics.child(self.metrics.placements, decision.tier, decision.policy).inc()
         return Placement(decision, models, view)
 
     def payload_for(
@@ -128,11 +150,14 @@ class Gateway:
                 + record.completion_tokens / 1000 * price.output_per_1k
             )
             self.costs.add(record.tier, cost)
-            self.metrics.cost.labels(record.tier).inc(cost)
-        self.metrics.requests.labels(record.tier, record.model, str(record.status)).inc()
-        self.metrics.tokens.labels(record.tier, "prompt").inc(record.prompt_tokens)
-        self.metrics.tokens.labels(record.tier, "completion").inc(record.completion_tokens)
-        self.log.write(DecisionRecord(**{**record.__dict__, "cost": cost}))
+            if cost:
+                self.metrics.child(self.metrics.cost, record.tier).inc(cost)
+        metrics = self.metrics
+        metrics.child(metrics.requests, record.tier, record.model, str(record.status)).inc()
+        metrics.child(metrics.tokens, record.tier, "prompt").inc(record.prompt_tokens)
+        metrics.child(metrics.tokens, record.tier, "completion").inc(record.completion_tokens)
+        if self.log.enabled:
+            self.log.write(replace(record, cost=cost))
         return cost
 
     def _view(self, inbound: Inbound, tier_header: str | None) -> RequestView:

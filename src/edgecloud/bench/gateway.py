@@ -1,0 +1,104 @@
+"""`edgecloud bench gateway`: the latency the gateway adds over calling a fast upstream directly.
+
+One run, requests interleaved so both paths see the same machine noise: the instant echo upstream
+(edgecloud.bench.echo) called directly, through a gateway with the edge tier only, and through a
+gateway with both tiers (the full policy chain, the cascade included). A keep-alive http.client
+connection per path keeps client overhead small and equal."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from edgecloud.serving.launcher import EchoProcess, GatewayProcess
+
+BODY = json.dumps(
+    {"model": "echo-1", "messages": [{"role": "user", "content": "hello from the bench"}], "max_tokens": 8}
+).encode()
+
+
+class Path_:
+    """One keep-alive connection and its latency samples."""
+
+    def __init__(self, name: str, port: int) -> None:
+        self.name = name
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.samples: list[float] = []
+
+    def call(self) -> None:
+        started = time.perf_counter()
+        self.connection.request(
+            "POST", "/v1/chat/completions", body=BODY, headers={"Content-Type": "application/json"}
+        )
+        response = self.connection.getresponse()
+        response.read()
+        self.samples.append(time.perf_counter() - started)
+        if response.status != 200:
+            raise RuntimeError(f"{self.name}: HTTP {response.status}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def run_gateway_bench(requests: int, out: Path | None, console: Console) -> int:
+    with EchoProcess() as echo, EchoProcess() as echo_cloud:
+        echo.wait_ready(30)
+        echo_cloud.wait_ready(30)
+        with (
+            GatewayProcess(edge=echo.url) as edge_only,
+            GatewayProcess(edge=echo.url, cloud=echo_cloud.url) as full,
+        ):
+            edge_only.wait_ready(30)
+            full.wait_ready(30)
+            paths = [
+                Path_("direct", echo.port),
+                Path_("gateway (edge only)", edge_only.port),
+                Path_("gateway (edge+cloud, full chain)", full.port),
+            ]
+            for path in paths:  # warm-up: connections, caches, the first probe
+                for _ in range(50):
+                    path.call()
+                path.samples.clear()
+            with console.status(f"{requests} requests per path ..."):
+                for i in range(requests):
+                    for path in paths[i % 3 :] + paths[: i % 3]:  # rotate who goes first
+                        path.call()
+    report = _report(paths, requests)
+    _print(report)
+    if out:
+        out.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def _report(paths: list[Path_], requests: int) -> dict[str, Any]:
+    direct = paths[0].samples
+    result: dict[str, Any] = {"requests": requests, "paths": {}}
+    for path in paths:
+        stats = {f"p{q}": percentile(path.samples, q) * 1000 for q in (50, 95, 99)}
+        stats["mean"] = statistics.fmean(path.samples) * 1000
+        if path is not paths[0]:
+            stats["added_p50"] = stats["p50"] - percentile(direct, 50) * 1000
+            stats["added_p95"] = stats["p95"] - percentile(direct, 95) * 1000
+        result["paths"][path.name] = stats
+    return result
+
+
+def _print(report: dict[str, Any]) -> None:
+    table = Table(title=f"latency in ms, {report['requests']} sequential requests per path, interleaved")
+    for column in ("path", "p50", "p95", "p99", "mean", "added p50", "added p95"):
+        table.add_column(column, justify="right" if column != "path" else "left")
+    for name, s in report["paths"].items():
+        added = [f"{s['added_p50']:.3f}", f"{s['added_p95']:.3f}"] if "added_p50" in s else ["", ""]
+        table.add_row(
+            name, f"{s['p50']:.3f}", f"{s['p95']:.3f}", f"{s['p99']:.3f}", f"{s['mean']:.3f}", *added
+        )
+    Console().print(table)
