@@ -195,3 +195,24 @@ def test_stopping_the_cloud_keeps_requests_on_the_edge_and_restarting_brings_it_
                 time.sleep(0.5)
     finally:
         cloud.terminate()
+
+
+def test_a_client_that_leaves_cancels_generation_upstream(
+    tiers: tuple[NodeProcess, NodeProcess], gateway: GatewayProcess
+) -> None:
+    from tests.conftest import metric_value
+
+    edge, _ = tiers
+    before = metric_value(edge.url, "edgecloud_generated_tokens_total", {"model": CHAT})
+    body = {"model": "auto", "prompt": "Count from 1 to 500: 1, 2, 3,", "max_tokens": 400, "temperature": 0}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{gateway.url}/v1/completions", json=body, timeout=1.0, headers={"x-edgecloud-tier": "edge"}
+        )
+    time.sleep(1.5)
+    generated = metric_value(edge.url, "edgecloud_generated_tokens_total", {"model": CHAT}) - before
+    time.sleep(1.0)  # were it still generating, ~60 more tokens would appear
+    steady = metric_value(edge.url, "edgecloud_generated_tokens_total", {"model": CHAT}) - before
+    print(f"tokens generated for the abandoned request: {generated}")
+    assert generated == steady  # generation stopped
+    assert generated < 200  # ~1 s of decoding at most, far from the 400 asked for

@@ -3,6 +3,7 @@ placed per request, plus /health for every upstream and /metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -27,6 +28,25 @@ async def _serve(request: Request, kind: str) -> Response:
     gateway: Gateway = request.app.state.gateway
     started = time.perf_counter()
     inbound = parse_inbound(kind, await read_bytes(request, gateway.topology.max_body_bytes))
+    if inbound.stream:  # the relay stops the upstream when a streaming client leaves
+        return await _answer(request, gateway, inbound, started)
+    # A client that leaves before a whole answer arrives cancels this handler, and with it the upstream
+    # request: the closed connection stops generation there.
+    handler = asyncio.current_task()
+    watcher = asyncio.create_task(_cancel_on_disconnect(request, handler))
+    try:
+        return await _answer(request, gateway, inbound, started)
+    except asyncio.CancelledError:
+        if not watcher.done() or handler is None:
+            raise  # a real shutdown, not a client that left
+        handler.uncancel()
+        return Response(status_code=499)  # "client closed request": nobody is there to read it
+    finally:
+        watcher.cancel()
+
+
+async def _answer(request: Request, gateway: Gateway, inbound: Inbound, started: float) -> Response:
+    kind = inbound.kind
     placement = gateway.place(inbound, request.headers.get("x-edgecloud-tier"))
     if placement.decision.cascade and gateway.cascade is not None:
         return await _cascade(gateway, inbound, placement, started)
@@ -97,6 +117,14 @@ def _token_logprobs(data: dict[str, object] | None) -> list[float] | None:
         return [float(item["logprob"]) for item in content]
     except (KeyError, IndexError, TypeError):
         return None
+
+
+async def _cancel_on_disconnect(request: Request, handler: asyncio.Task[object] | None) -> None:
+    """Started once the body is read, so it is the only reader of `receive` from then on."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    if handler is not None and not handler.done():
+        handler.cancel()
 
 
 async def chat(request: Request) -> Response:
