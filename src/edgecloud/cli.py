@@ -188,6 +188,65 @@ def gateway(
 
 
 @app.command()
+def calibrate(
+    prompts: Annotated[
+        Path, typer.Option(help="JSONL of {prompt, answers: [...]} (see examples/calibration)")
+    ],
+    config: Annotated[
+        Path | None, typer.Option(help="topology YAML: its tiers are used, the threshold written")
+    ] = None,
+    edge: Annotated[
+        str | None, typer.Option(help="edge URL (default: the config's first edge upstream)")
+    ] = None,
+    cloud: Annotated[
+        str | None, typer.Option(help="cloud URL (default: the config's first cloud upstream)")
+    ] = None,
+    target: Annotated[float, typer.Option(help="share of the cloud's quality to reach")] = 0.95,
+    score: Annotated[str, typer.Option(help="confidence score: mean or min token logprob")] = "mean",
+    max_tokens: Annotated[int, typer.Option(help="answer length")] = 48,
+    limit: Annotated[int | None, typer.Option(help="use only the first N prompts")] = None,
+) -> None:
+    """Pick the cascade threshold: the cloud's quality within TARGET, with the fewest cloud calls."""
+    from rich.progress import Progress as Bar
+
+    from edgecloud.gateway.calibrate import (
+        choose_threshold,
+        load_prompts,
+        measure,
+        print_calibration,
+        write_threshold,
+    )
+    from edgecloud.gateway.topology import load_topology
+
+    try:
+        if config is not None:
+            topology = load_topology(config)
+            edge = edge or topology.tiers["edge"].upstreams[0].url
+            cloud = cloud or topology.tiers["cloud"].upstreams[0].url
+        if not edge or not cloud:
+            raise typer.BadParameter("give --config with edge and cloud tiers, or --edge and --cloud")
+        items = load_prompts(prompts)[:limit]
+        with Bar(console=console, transient=True) as bar:
+            task = bar.add_task("asking both tiers", total=len(items))
+            samples = measure(
+                items,
+                edge,
+                cloud,
+                score=score,
+                max_tokens=max_tokens,
+                on_progress=lambda done: bar.update(task, completed=done),
+            )
+        result = choose_threshold(samples, target)
+    except EdgecloudError as exc:
+        console.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
+    print_calibration(result, score, len(samples))
+    if config is not None:
+        write_threshold(config, result, score)
+        Console().print(f"wrote policy_settings.cascade.threshold = {result.chosen.threshold:g} to {config}")
+
+
+@app.command()
 def demo(port: Annotated[int, typer.Option(help="loopback port for the demo node")] = 8765) -> None:
     """Start a node with SmolLM2 and MiniLM on loopback, chat, embed, show timings, stop."""
     from edgecloud.demo import run_demo

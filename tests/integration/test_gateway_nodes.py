@@ -216,3 +216,23 @@ def test_a_client_that_leaves_cancels_generation_upstream(
     print(f"tokens generated for the abandoned request: {generated}")
     assert generated == steady  # generation stopped
     assert generated < 200  # ~1 s of decoding at most, far from the 400 asked for
+
+
+def test_calibrate_measures_both_tiers_and_writes_the_threshold(tiers: tuple[NodeProcess, NodeProcess],
+                                                                tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    edge, cloud = tiers
+    config = Path(_config(tmp_path, edge.url, cloud.url, "{threshold: -100}"))
+    prompts = Path(__file__).parents[2] / "examples" / "calibration" / "capitals.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "edgecloud", "calibrate", "--prompts", str(prompts), "--config", str(config),
+         "--limit", "6", "--max-tokens", "16"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "cloud calls" in done.stdout and "edge alone" in done.stdout
+    import yaml
+
+    cascade = yaml.safe_load(config.read_text())["policy_settings"]["cascade"]
+    assert isinstance(cascade["threshold"], float) and cascade["threshold"] != -100
+    assert cascade["score"] == "mean"
