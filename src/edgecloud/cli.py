@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.table import Table
 from edgecloud.catalogue import Catalogue
 from edgecloud.config import NodeSettings
 from edgecloud.errors import EdgecloudError
+
+if TYPE_CHECKING:
+    from edgecloud.serving.server import EmbeddedServer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -160,6 +163,10 @@ def gateway(
     port: Annotated[int, typer.Option(help="port")] = 8080,
     policies: Annotated[str | None, typer.Option(help="comma-separated policy order")] = None,
     decision_log: Annotated[Path | None, typer.Option(help="append one JSON line per decision here")] = None,
+    edge_model: Annotated[
+        list[str] | None,
+        typer.Option(help="serve this model as the edge tier inside this process; repeatable"),
+    ] = None,
 ) -> None:
     """One OpenAI-compatible endpoint in front of the edge and cloud tiers; each request placed, and why."""
     from edgecloud.gateway.app import create_gateway_app
@@ -167,10 +174,17 @@ def gateway(
     from edgecloud.gateway.topology import load_topology
     from edgecloud.serving.server import run_server
 
-    if config is None and edge is None:
-        console.print("[red]error:[/] give --edge URL (and usually --cloud URL) or --config topology.yaml")
+    if config is None and edge is None and not edge_model:
+        console.print(
+            "[red]error:[/] give --edge URL or --edge-model NAME (and usually --cloud URL), "
+            "or --config topology.yaml"
+        )
         raise typer.Exit(2)
+    embedded: list[EmbeddedServer] = []
     try:
+        if edge_model:
+            embedded.append(_embedded_edge(edge_model))
+            edge = embedded[0].url
         topology = load_topology(config, edge=edge, cloud=cloud)
         if policies:
             topology.policies = [name.strip() for name in policies.split(",") if name.strip()]
@@ -184,7 +198,17 @@ def gateway(
     console.print(
         f"edgecloud gateway on http://{host}:{port} ({tiers}; policies {', '.join(topology.policies)})"
     )
-    run_server(create_gateway_app(service), host=host, port=port, shutdown_timeout=30)
+    run_server(create_gateway_app(service, embedded), host=host, port=port, shutdown_timeout=30)
+
+
+def _embedded_edge(models: list[str]) -> EmbeddedServer:
+    """An edge node in the gateway's own process, on a free loopback port."""
+    from edgecloud.serving.app import build_context, create_app
+    from edgecloud.serving.launcher import free_port
+    from edgecloud.serving.server import EmbeddedServer
+
+    settings = NodeSettings(tier="edge", port=free_port())
+    return EmbeddedServer(create_app(build_context(models, settings)), host="127.0.0.1", port=settings.port)
 
 
 @app.command()

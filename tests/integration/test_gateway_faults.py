@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 
 from edgecloud.serving.launcher import EchoProcess, GatewayProcess
 
@@ -119,3 +120,21 @@ def test_both_tiers_down_is_503_with_retry_after(tmp_path: Path) -> None:
             assert r.status_code == 503
             assert int(r.headers["Retry-After"]) >= 1
             assert r.json()["error"]["type"] == "service_unavailable"
+
+
+@pytest.mark.slow
+def test_the_edge_can_be_a_node_inside_the_gateway_process(tmp_path: Path) -> None:
+    with EchoProcess() as cloud:  # the only other process: the edge node runs inside the gateway's
+        cloud.wait_ready(30)
+        with GatewayProcess(cloud=cloud.url, args=["--edge-model", "smollm2-135m-instruct"]) as gateway:
+            gateway.wait_ready(120)
+            deadline = time.monotonic() + 120
+            while not httpx.get(f"{gateway.url}/health").json()["tiers"]["edge"]["available"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+            r = httpx.post(f"{gateway.url}/v1/chat/completions", timeout=60, json={
+                "model": "auto", "messages": [{"role": "user", "content": "What is the capital of France?"}],
+                "max_tokens": 12, "temperature": 0, "metadata": {"task": "dialogue"}})
+            assert r.status_code == 200
+            assert r.headers["x-edgecloud-tier"] == "edge"
+            assert "Paris" in r.json()["choices"][0]["message"]["content"]

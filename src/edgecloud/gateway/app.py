@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -20,6 +20,7 @@ from edgecloud.gateway.policies.cascade import confidence
 from edgecloud.gateway.relay import decision_headers, read_whole, record_for, stream_response, usage_of
 from edgecloud.gateway.service import Gateway, Placement
 from edgecloud.serving.errors import EXCEPTION_HANDLERS, read_bytes
+from edgecloud.serving.server import EmbeddedServer
 
 PATHS = {"chat": "/v1/chat/completions", "completion": "/v1/completions", "embedding": "/v1/embeddings"}
 
@@ -196,12 +197,18 @@ async def metrics(request: Request) -> Response:
     return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def create_gateway_app(gateway: Gateway) -> Starlette:
+def create_gateway_app(gateway: Gateway, embedded: Sequence[EmbeddedServer] = ()) -> Starlette:
+    """`embedded`: servers (e.g. an edge node) that live in this process and start before the gateway."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for server in embedded:
+            await server.start()
         await gateway.start()
         yield
         await gateway.stop()
+        for server in embedded:
+            await server.stop()
 
     routes = [
         Route("/v1/chat/completions", chat, methods=["POST"]),

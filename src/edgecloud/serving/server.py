@@ -3,6 +3,7 @@ in-flight streams finish within the timeout, then exit 0."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import signal
@@ -62,3 +63,41 @@ def run_server(
     gc.collect()
     gc.freeze()
     _Server(config).run()
+
+
+class EmbeddedServer:
+    """An app served on loopback inside the current event loop (e.g. an edge node inside the gateway's
+    process): no signal handling of its own, stopped by the host's lifespan."""
+
+    def __init__(self, app: ASGIApp, *, host: str, port: int) -> None:
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+        )
+        self._server = _EmbeddedUvicorn(config)
+        self._task: asyncio.Task[None] | None = None
+        self.url = f"http://{host}:{port}"
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises what stopped it
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the host process owns the signals
