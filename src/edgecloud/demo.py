@@ -1,15 +1,18 @@
-"""`make demo`: a real node on loopback with the bundled edge chat model and MiniLM, driven by the
-official openai client: a streamed answer, embeddings with their similarities, and the timings."""
+"""`make demo`: the whole product on loopback with the bundled models. An edge node (SmolLM2 GGUF on
+llama.cpp, MiniLM), a cloud node (SmolLM2 in full precision on transformers) and the gateway in front;
+the official openai client streams an answer, embeds sentences, and sends requests that the gateway
+places on different tiers, each with its reason. Everything stops cleanly at the end."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgecloud.serving.launcher import NodeProcess
+from edgecloud.serving.launcher import GatewayProcess, NodeProcess, ServiceProcess
 
 CHAT_MODEL = "smollm2-135m-instruct"
 EMBED_MODEL = "all-minilm-l6-v2"
@@ -20,52 +23,79 @@ SENTENCES = (
     "The cloud cluster mines large text corpora overnight.",
     "Paris is the capital of France.",
 )
+PLACEMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("dialogue", "Say hello to the user.", {"metadata": {"task": "dialogue"}}),
+    ("question (cascade)", "What is the capital of Japan?", {}),
+    ("private", "My email is jane.doe@example.com, please remind me of my appointment.", {}),
+    ("mining", "Extract the main topics from these product reviews.", {"metadata": {"task": "mining"}}),
+    ("pinned by the client", "Summarise this paragraph.", {"extra_headers": {"x-edgecloud-tier": "cloud"}}),
+)
 
 
 def run_demo(port: int, console: Console) -> int:
     from openai import OpenAI
 
-    out = Console()
+    out = Console(width=max(Console().width, 120))
     started = time.perf_counter()
-    with NodeProcess([CHAT_MODEL, EMBED_MODEL], port=port) as node:
-        with console.status("starting the node and loading models ...") as status:
-            node.wait_ready(timeout=300, on_poll=lambda body: status.update(_loading_line(body)))
-        load_seconds = time.perf_counter() - started
-        out.print(f"[bold]node ready[/] on {node.url} in {load_seconds:.1f}s (process start + model load)")
-        client = OpenAI(base_url=f"{node.url}/v1", api_key="edgecloud-demo")
-        ttft, rate, tokens = _stream_chat(client, out)
-        _embed(client, out)
-        out.print(
-            f"\n[bold]timings[/]  load {load_seconds:.1f}s · time to first token {ttft * 1000:.0f} ms · "
-            f"{tokens} tokens at {rate:.1f} tokens/s"
-        )
-        code = node.terminate()
-    out.print(f"node stopped cleanly (exit code {code})")
-    return 0 if code == 0 else 1
+    edge = NodeProcess([CHAT_MODEL, EMBED_MODEL], port=port, args=["--tier", "edge"])
+    cloud = NodeProcess(
+        [CHAT_MODEL], args=["--runtime", "transformers", "--tier", "cloud", "--n-ctx", "2048"]
+    )
+    with edge, cloud:
+        _wait(console, edge, "edge node: SmolLM2 GGUF (llama.cpp) + MiniLM")
+        edge_ready = time.perf_counter() - started
+        _wait(console, cloud, "cloud node: SmolLM2 full precision (transformers)")
+        with GatewayProcess(edge=edge.url, cloud=cloud.url) as gateway:
+            _wait(console, gateway, "gateway")
+            out.print(
+                f"[bold]ready[/]: edge node {edge.url} (loaded in {edge_ready:.1f}s), "
+                f"cloud node {cloud.url}, gateway {gateway.url}"
+            )
+            client = OpenAI(base_url=f"{gateway.url}/v1", api_key="edgecloud-demo", max_retries=0)
+            ttft, rate, tokens = _stream_chat(client, out)
+            _embed(client, out)
+            _placements(client, out)
+            out.print(
+                f"\n[bold]timings[/]  edge load {edge_ready:.1f}s · time to first token {ttft * 1000:.0f} ms "
+                f"· {tokens} tokens at {rate:.1f} tokens/s (through the gateway)"
+            )
+            client.close()
+        codes = [process.terminate() for process in (edge, cloud)]
+    out.print(f"all stopped cleanly (exit codes {codes})")
+    return 0 if all(code == 0 for code in codes) else 1
 
 
-def _loading_line(body: dict[str, object]) -> str:
+def _wait(console: Console, process: ServiceProcess, what: str) -> None:
+    with console.status(f"starting {what} ...") as status:
+        process.wait_ready(timeout=300, on_poll=lambda body: status.update(f"{what}: {_state(body)}"))
+
+
+def _state(body: dict[str, object]) -> str:
     models = body.get("models")
     if not isinstance(models, dict):
-        return "starting the node ..."
-    states = ", ".join(f"{name}: {info.get('state')}" for name, info in models.items())
-    return f"loading models ... {states}"
+        return str(body.get("status", "starting"))
+    return ", ".join(f"{name} {info.get('state')}" for name, info in models.items())
 
 
-def _stream_chat(client: object, out: Console) -> tuple[float, float, int]:
-    out.print(f"\n[bold]user[/] {QUESTION}\n[bold]{CHAT_MODEL}[/] ", end="")
+def _stream_chat(client: Any, out: Console) -> tuple[float, float, int]:
+    out.print(f"\n[bold]user[/] {QUESTION}")
     start = time.perf_counter()
     first: float | None = None
     usage = None
-    stream = client.chat.completions.create(  # type: ignore[attr-defined]
-        model=CHAT_MODEL,
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto",
         messages=[{"role": "user", "content": QUESTION}],
         stream=True,
         temperature=0,
         max_tokens=64,
         stream_options={"include_usage": True},
     )
-    for chunk in stream:
+    out.print(
+        f"[bold]{CHAT_MODEL}[/] on the [bold]{raw.headers['x-edgecloud-tier']}[/] "
+        f"({raw.headers['x-edgecloud-policy']}: {raw.headers['x-edgecloud-reason']}): ",
+        end="",
+    )
+    for chunk in raw.parse():
         if chunk.usage:
             usage = chunk.usage
         if chunk.choices and chunk.choices[0].delta.content:
@@ -74,13 +104,12 @@ def _stream_chat(client: object, out: Console) -> tuple[float, float, int]:
     end = time.perf_counter()
     out.print()
     tokens = usage.completion_tokens if usage else 0
-    ttft = (first or end) - start
     rate = (tokens - 1) / (end - first) if first and tokens > 1 and end > first else 0.0
-    return ttft, rate, tokens
+    return (first or end) - start, rate, tokens
 
 
-def _embed(client: object, out: Console) -> None:
-    response = client.embeddings.create(model=EMBED_MODEL, input=list(SENTENCES))  # type: ignore[attr-defined]
+def _embed(client: Any, out: Console) -> None:
+    response = client.embeddings.create(model=EMBED_MODEL, input=list(SENTENCES))
     vectors = np.array([item.embedding for item in response.data])
     similarity = vectors @ vectors.T
     table = Table(title=f"cosine similarity ({EMBED_MODEL}, {vectors.shape[1]} dims)")
@@ -89,5 +118,25 @@ def _embed(client: object, out: Console) -> None:
         table.add_column(f"s{i}")
     for i, sentence in enumerate(SENTENCES):
         table.add_row(f"s{i} {sentence}", *(f"{similarity[i, j]:.2f}" for j in range(len(SENTENCES))))
+    out.print()
+    out.print(table)
+
+
+def _placements(client: Any, out: Console) -> None:
+    table = Table("request", "tier", "policy", "reason", "ms", title="where the gateway placed each request")
+    for label, prompt, options in PLACEMENTS:
+        started = time.perf_counter()
+        raw = client.chat.completions.with_raw_response.create(
+            model="auto",
+            messages=[{"role": "user", "content": prompt}],
+            max_tokens=16,
+            temperature=0,
+            **options,
+        )
+        elapsed = (time.perf_counter() - started) * 1000
+        h = raw.headers
+        table.add_row(
+            label, h["x-edgecloud-tier"], h["x-edgecloud-policy"], h["x-edgecloud-reason"], f"{elapsed:.0f}"
+        )
     out.print()
     out.print(table)

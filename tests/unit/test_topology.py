@@ -83,3 +83,11 @@ def test_payload_is_untouched_when_nothing_changes_and_rewritten_otherwise() -> 
     assert b'"model":"smol"' in body and b"metadata" not in body
     assert b'"include_usage":true' in body and b'"logprobs":true' in body
     assert task_alias("edgecloud-mining") == "mining" and task_alias("smol") is None
+
+
+def test_the_example_topology_is_valid() -> None:
+    from edgecloud.gateway.policies import build_chain
+
+    topology = load_topology(Path(__file__).parents[2] / "examples" / "topology.yaml", env={})
+    chain = build_chain(topology.policies, topology.policy_settings)
+    assert chain.names == ("privacy", "hint", "task", "offline", "latency", "cost", "cascade")
