@@ -57,6 +57,7 @@ test: install lint typecheck
 
 bench: install
 	$(VENV)/bin/edgecloud bench engine
+	$(VENV)/bin/edgecloud bench gateway
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
