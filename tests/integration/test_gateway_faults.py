@@ -132,9 +132,66 @@ def test_the_edge_can_be_a_node_inside_the_gateway_process(tmp_path: Path) -> No
             while not httpx.get(f"{gateway.url}/health").json()["tiers"]["edge"]["available"]:
                 assert time.monotonic() < deadline
                 time.sleep(0.3)
-            r = httpx.post(f"{gateway.url}/v1/chat/completions", timeout=60, json={
-                "model": "auto", "messages": [{"role": "user", "content": "What is the capital of France?"}],
-                "max_tokens": 12, "temperature": 0, "metadata": {"task": "dialogue"}})
+            r = httpx.post(
+                f"{gateway.url}/v1/chat/completions",
+                timeout=60,
+                json={
+                    "model": "auto",
+                    "messages": [{"role": "user", "content": "What is the capital of France?"}],
+                    "max_tokens": 12,
+                    "temperature": 0,
+                    "metadata": {"task": "dialogue"},
+                },
+            )
             assert r.status_code == 200
             assert r.headers["x-edgecloud-tier"] == "edge"
             assert "Paris" in r.json()["choices"][0]["message"]["content"]
+
+
+def test_several_upstreams_share_a_tier_and_carry_their_api_keys(tmp_path: Path) -> None:
+    with EchoProcess() as edge, EchoProcess() as first, EchoProcess() as second:
+        for process in (edge, first, second):
+            process.wait_ready(30)
+        config = tmp_path / "t.yaml"
+        config.write_text(f"""\
+tiers:
+  edge: {{upstreams: [{{url: "{edge.url}"}}]}}
+  cloud:
+    upstreams:
+      - {{url: "{first.url}", api_key_env: CLOUD_KEY_A}}
+      - {{url: "{second.url}", api_key_env: CLOUD_KEY_B}}
+policies: [hint]
+probe_interval_s: 0.3
+""")
+        env = {"CLOUD_KEY_A": "sk-a", "CLOUD_KEY_B": "sk-b"}
+        with GatewayProcess(config=str(config), env=env) as gateway:
+            gateway.wait_ready(30)
+            for _ in range(10):
+                r = httpx.post(
+                    f"{gateway.url}/v1/chat/completions", json=CHAT, headers={"x-edgecloud-tier": "cloud"}
+                )
+                assert r.status_code == 200
+            assert _served(first) == 5 and _served(second) == 5  # round robin
+            assert httpx.get(f"{first.url}/stats").json()["last_authorization"] == "Bearer sk-a"
+            assert httpx.get(f"{second.url}/stats").json()["last_authorization"] == "Bearer sk-b"
+            second.terminate()
+            for _ in range(6):
+                r = httpx.post(
+                    f"{gateway.url}/v1/chat/completions", json=CHAT, headers={"x-edgecloud-tier": "cloud"}
+                )
+                assert r.status_code == 200 and r.headers["x-edgecloud-tier"] == "cloud"
+            assert _served(first) == 11
+
+
+def test_private_requests_never_fail_over_to_the_cloud(tmp_path: Path) -> None:
+    with EchoProcess(error_rate=1.0) as edge, EchoProcess() as cloud:
+        edge.wait_ready(30)
+        cloud.wait_ready(30)
+        with GatewayProcess(config=_topology(tmp_path, edge.url, cloud.url)) as gateway:
+            gateway.wait_ready(30)
+            private = {**CHAT, "messages": [{"role": "user", "content": "my card is 4111 1111 1111 1111"}]}
+            r = httpx.post(f"{gateway.url}/v1/chat/completions", json=private, timeout=30)
+            assert r.status_code == 503
+            assert _served(cloud) == 0
+            r = httpx.post(f"{gateway.url}/v1/chat/completions", json=CHAT, timeout=30)
+            assert r.status_code == 200 and r.headers["x-edgecloud-tier"] == "cloud"  # others may fail over

@@ -218,8 +218,9 @@ def test_a_client_that_leaves_cancels_generation_upstream(
     assert generated < 200  # ~1 s of decoding at most, far from the 400 asked for
 
 
-def test_calibrate_measures_both_tiers_and_writes_the_threshold(tiers: tuple[NodeProcess, NodeProcess],
-                                                                tmp_path: Path) -> None:
+def test_calibrate_measures_both_tiers_and_writes_the_threshold(
+    tiers: tuple[NodeProcess, NodeProcess], tmp_path: Path
+) -> None:
     import subprocess
     import sys
 
@@ -227,8 +228,24 @@ def test_calibrate_measures_both_tiers_and_writes_the_threshold(tiers: tuple[Nod
     config = Path(_config(tmp_path, edge.url, cloud.url, "{threshold: -100}"))
     prompts = Path(__file__).parents[2] / "examples" / "calibration" / "capitals.jsonl"
     done = subprocess.run(
-        [sys.executable, "-m", "edgecloud", "calibrate", "--prompts", str(prompts), "--config", str(config),
-         "--limit", "6", "--max-tokens", "16"], capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "edgecloud",
+            "calibrate",
+            "--prompts",
+            str(prompts),
+            "--config",
+            str(config),
+            "--limit",
+            "6",
+            "--max-tokens",
+            "16",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     assert "cloud calls" in done.stdout and "edge alone" in done.stdout
     import yaml
@@ -236,3 +253,53 @@ def test_calibrate_measures_both_tiers_and_writes_the_threshold(tiers: tuple[Nod
     cascade = yaml.safe_load(config.read_text())["policy_settings"]["cascade"]
     assert isinstance(cascade["threshold"], float) and cascade["threshold"] != -100
     assert cascade["score"] == "mean"
+
+
+def _gateway_with(tmp_path: Path, edge: str, cloud: str, body: str) -> GatewayProcess:
+    config = tmp_path / "chain.yaml"
+    config.write_text(
+        f'tiers:\n  edge: {{upstreams: [{{url: "{edge}"}}]}}\n'
+        f'  cloud:\n    upstreams: [{{url: "{cloud}"}}]\n    price: {{input_per_1k: 0.0, '
+        f"output_per_1k: 1.0}}\nprobe_interval_s: 0.5\n{body}"
+    )
+    return GatewayProcess(config=str(config))
+
+
+def test_latency_policy_places_by_measured_time_to_first_token(
+    tiers: tuple[NodeProcess, NodeProcess], tmp_path: Path
+) -> None:
+    edge, cloud = tiers
+    with _gateway_with(tmp_path, edge.url, cloud.url, "policies: [hint, latency]\n") as gateway:
+        gateway.wait_ready(60)
+        for tier in ("edge", "cloud", "edge", "cloud"):  # measurements for both tiers
+            httpx.post(
+                f"{gateway.url}/v1/chat/completions",
+                timeout=120,
+                headers={"x-edgecloud-tier": tier},
+                json={"model": "auto", "messages": QUESTION, "max_tokens": 2},
+            )
+        r = httpx.post(
+            f"{gateway.url}/v1/chat/completions",
+            timeout=120,
+            json={"model": "auto", "messages": QUESTION, "max_tokens": 2},
+        )
+    assert r.headers["x-edgecloud-policy"] == "latency"
+    assert "predicted TTFT" in r.headers["x-edgecloud-reason"]
+    assert r.headers["x-edgecloud-tier"] in ("edge", "cloud")
+
+
+def test_cost_policy_keeps_work_on_the_edge_once_the_budget_is_spent(
+    tiers: tuple[NodeProcess, NodeProcess], tmp_path: Path
+) -> None:
+    edge, cloud = tiers
+    chain = "policies: [cost, task]\npolicy_settings: {cost: {cloud_budget: 0.001}}\n"
+    with _gateway_with(tmp_path, edge.url, cloud.url, chain) as gateway:
+        gateway.wait_ready(60)
+        body = {"model": "auto", "messages": QUESTION, "max_tokens": 8, "metadata": {"task": "mining"}}
+        first = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=120)
+        assert first.headers["x-edgecloud-tier"] == "cloud"  # 8 tokens at 1.0 per 1k: 0.008 > budget
+        second = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=120)
+        assert (second.headers["x-edgecloud-tier"], second.headers["x-edgecloud-policy"]) == ("edge", "cost")
+        assert "budget" in second.headers["x-edgecloud-reason"]
+        text = httpx.get(f"{gateway.url}/metrics").text
+        assert 'edgecloud_cost_total{tier="cloud"}' in text

@@ -121,3 +121,59 @@ def test_remote_runtime_fronts_another_node(node: NodeProcess) -> None:
         iter(embedder.infer([embedder.preprocess(InferenceRequest("e", "embedding", inputs=("x", "y")))]))
     )
     assert step.vectors.shape == (2, 384)
+
+
+def test_a_node_serves_a_gguf_file_and_an_hf_folder_given_by_path() -> None:
+    import httpx
+
+    gguf = str(_local(CHAT).source.path)  # type: ignore[union-attr]
+    folder = str(_local(EMBED).source.path)  # type: ignore[union-attr]
+    with NodeProcess([gguf, folder]) as node:
+        node.wait_ready(120)
+        ids = [m["id"] for m in httpx.get(f"{node.url}/v1/models").json()["data"]]
+        assert ids == [Path(gguf).stem.lower(), Path(folder).name.lower()]
+        chat = httpx.post(
+            f"{node.url}/v1/chat/completions",
+            timeout=60,
+            json={
+                "model": ids[0],
+                "messages": [{"role": "user", "content": "What is the capital of France?"}],
+                "max_tokens": 8,
+                "temperature": 0,
+            },
+        )
+        assert chat.status_code == 200 and chat.json()["choices"][0]["message"]["content"]
+        embedded = httpx.post(f"{node.url}/v1/embeddings", json={"model": ids[1], "input": "x"}, timeout=60)
+        assert len(embedded.json()["data"][0]["embedding"]) == 384
+
+
+def test_transformers_decoder_serves_a_hugging_face_folder(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from edgecloud.catalogue import spec_for_path
+
+    gguf = _local(CHAT).source.path  # type: ignore[union-attr]
+    dequantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = dequantised.config
+    if hasattr(config, "quantization_config"):  # GGUF-loaded models refuse to save; the weights are fp32
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(dequantised.state_dict())
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    spec = spec_for_path(tmp_path)
+    assert (spec.kind, spec.runtime) == ("chat", "transformers")
+    runtime = create_runtime(spec, threads=2, n_ctx=1024)
+    runtime.load(spec)
+    request = InferenceRequest(
+        "f",
+        "chat",
+        messages=(
+            ChatMessage("system", "You are a helpful AI assistant."),
+            ChatMessage("user", "What is the capital of France?"),
+        ),
+        sampling=SamplingParams(max_tokens=12, temperature=0),
+    )
+    text, _, _ = _generate(runtime, request)
+    assert "Paris" in text

@@ -56,6 +56,7 @@ def _words(body: dict[str, object]) -> list[str]:
 async def completion(request: web.Request) -> web.StreamResponse:
     faults: Faults = request.app["faults"]
     request.app["served"][0] += 1
+    request.app["auth"][0] = request.headers.get("Authorization", "")
     body = await request.json()
     outcome = faults.draw()
     if outcome == "reset":
@@ -147,7 +148,9 @@ async def models(request: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
-    return web.json_response({"requests": request.app["served"][0]})
+    return web.json_response(
+        {"requests": request.app["served"][0], "last_authorization": request.app["auth"][0]}
+    )
 
 
 async def control(request: web.Request) -> web.Response:
@@ -169,6 +172,7 @@ def create_echo_app(
     app = web.Application()
     app["faults"] = Faults(error_rate, reset_rate, seed)
     app["served"] = [0]
+    app["auth"] = [""]
     app.router.add_get("/stats", stats)
     app.router.add_post("/control", control)
     app.router.add_post("/v1/chat/completions", completion)
