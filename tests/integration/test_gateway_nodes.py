@@ -77,6 +77,7 @@ def _chat(client: OpenAI, content: str, **kwargs: object) -> tuple[dict[str, str
 
 def test_every_answer_says_where_it_ran_and_why(client: OpenAI) -> None:
     headers, text = _chat(client, "What is the capital of France?")
+    assert headers["x-request-id"].startswith("gw-")
     assert headers["x-edgecloud-tier"] == "edge"
     assert headers["x-edgecloud-policy"] == "cascade"
     assert "confidence" in headers["x-edgecloud-reason"]
@@ -152,6 +153,7 @@ def test_decision_log_records_without_prompt_text(gateway: GatewayProcess, clien
         "cost",
     } <= set(record)
     assert "secret" not in "".join(lines)
+    assert record["request_id"].startswith("gw-")
 
 
 def test_cascade_escalates_low_confidence_answers(

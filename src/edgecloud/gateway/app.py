@@ -48,12 +48,13 @@ async def _serve(request: Request, kind: str) -> Response:
 
 async def _answer(request: Request, gateway: Gateway, inbound: Inbound, started: float) -> Response:
     kind = inbound.kind
-    placement = gateway.place(inbound, request.headers.get("x-edgecloud-tier"))
+    headers = request.headers
+    placement = gateway.place(inbound, headers.get("x-edgecloud-tier"), headers.get("x-request-id"))
     if placement.decision.cascade and gateway.cascade is not None:
         return await _cascade(gateway, inbound, placement, started)
     assert gateway.proxy is not None
     opened = await gateway.proxy.open(
-        placement.decision, PATHS[kind], gateway.payload_for(placement, inbound)
+        placement.decision, PATHS[kind], gateway.payload_for(placement, inbound), placement.request_id
     )
     if inbound.stream and opened.response.status == 200:
         return stream_response(gateway, opened, inbound, started)
@@ -63,7 +64,7 @@ async def _answer(request: Request, gateway: Gateway, inbound: Inbound, started:
         body,
         status_code=opened.response.status,
         media_type="application/json",
-        headers=decision_headers(opened.decision, opened.upstream.name),
+        headers=decision_headers(opened.decision, opened),
     )
 
 
@@ -72,7 +73,7 @@ async def _cascade(gateway: Gateway, inbound: Inbound, placement: Placement, sta
     assert gateway.proxy is not None and gateway.cascade is not None
     policy = gateway.cascade
     payload = gateway.payload_for(placement, inbound, logprobs=True)
-    opened = await gateway.proxy.open(placement.decision, PATHS["chat"], payload)
+    opened = await gateway.proxy.open(placement.decision, PATHS["chat"], payload, placement.request_id)
     body, data = await read_whole(gateway, opened, inbound, started)
     logprobs = _token_logprobs(data)
     if opened.tier != placement.decision.tier or data is None or logprobs is None:
@@ -81,7 +82,7 @@ async def _cascade(gateway: Gateway, inbound: Inbound, placement: Placement, sta
             body,
             status_code=opened.response.status,
             media_type="application/json",
-            headers=decision_headers(opened.decision, opened.upstream.name),
+            headers=decision_headers(opened.decision, opened),
         )
     score = confidence(logprobs, policy.score)
     if not policy.escalate(logprobs):
@@ -92,14 +93,14 @@ async def _cascade(gateway: Gateway, inbound: Inbound, placement: Placement, sta
             for choice in data.get("choices", []):
                 choice["logprobs"] = None
             body = json.dumps(data).encode()
-        return Response(
-            body, media_type="application/json", headers=decision_headers(decision, opened.upstream.name)
-        )
+        return Response(body, media_type="application/json", headers=decision_headers(decision, opened))
     gateway.account(record_for(opened, inbound, started, 200, *usage_of(data)))
     gateway.metrics.escalations.inc()
     cloud = next(name for name in gateway.tiers if name != opened.tier)
     escalated = Decision(cloud, "cascade", f"edge confidence {score:.2f} < {policy.threshold:g}; escalated")
-    second = await gateway.proxy.open(escalated, PATHS["chat"], gateway.payload_for(placement, inbound))
+    second = await gateway.proxy.open(
+        escalated, PATHS["chat"], gateway.payload_for(placement, inbound), placement.request_id
+    )
     body, data = await read_whole(gateway, second, inbound, started)
     gateway.account(
         record_for(second, inbound, started, second.response.status, *usage_of(data), escalated=True)
@@ -108,7 +109,7 @@ async def _cascade(gateway: Gateway, inbound: Inbound, placement: Placement, sta
         body,
         status_code=second.response.status,
         media_type="application/json",
-        headers=decision_headers(second.decision, second.upstream.name, escalated=True),
+        headers=decision_headers(second.decision, second, escalated=True),
     )
 
 

@@ -31,6 +31,7 @@ class Opened:
     tier: str
     decision: Decision
     attempts: int
+    request_id: str = ""
 
 
 class Proxy:
@@ -51,7 +52,9 @@ class Proxy:
             for name, t in ((name, tier.config.timeouts) for name, tier in tiers.items())
         }
 
-    async def open(self, decision: Decision, path: str, payload_for: PayloadFor) -> Opened:
+    async def open(
+        self, decision: Decision, path: str, payload_for: PayloadFor, request_id: str = ""
+    ) -> Opened:
         """The first usable response from the decided tier, else (when allowed) from the other one."""
         order = [decision.tier]
         if self._retries.failover and not decision.pinned:
@@ -64,7 +67,7 @@ class Proxy:
                 continue
             if index:
                 self._metrics.failovers.labels(order[0]).inc()
-            opened, last, used = await self._try_tier(tier, path, payload_for(name))
+            opened, last, used = await self._try_tier(tier, path, payload_for(name), request_id)
             attempts += used
             if opened is not None:
                 moved = (
@@ -76,7 +79,7 @@ class Proxy:
                         f"failover from {order[0]} ({_message(last)}); {decision.reason}",
                     )
                 )
-                return Opened(opened[0], opened[1], name, moved, attempts)
+                return Opened(opened[0], opened[1], name, moved, attempts, request_id)
         if last is None:
             raise Unavailable(f"tier {decision.tier!r} is not configured", retry_after=5)
         if isinstance(last, Overloaded | Unavailable):
@@ -84,7 +87,7 @@ class Proxy:
         raise Unavailable(f"no tier could answer: {last.message}", retry_after=1.0)
 
     async def _try_tier(
-        self, tier: Tier, path: str, payload: bytes
+        self, tier: Tier, path: str, payload: bytes, request_id: str
     ) -> tuple[tuple[aiohttp.ClientResponse, Upstream] | None, EdgecloudError | None, int]:
         last: EdgecloudError | None = None
         tried: set[str] = set()
@@ -98,7 +101,7 @@ class Proxy:
             tried.add(upstream.name)
             if attempt:
                 self._metrics.retries.labels(tier.name).inc()
-            outcome = await self._send(upstream, path, payload)
+            outcome = await self._send(upstream, path, payload, request_id)
             if isinstance(outcome, aiohttp.ClientResponse):
                 return (outcome, upstream), last, attempt + 1
             last, retry = outcome
@@ -108,12 +111,12 @@ class Proxy:
         return None, last, self._retries.attempts
 
     async def _send(
-        self, upstream: Upstream, path: str, payload: bytes
+        self, upstream: Upstream, path: str, payload: bytes, request_id: str
     ) -> aiohttp.ClientResponse | tuple[EdgecloudError, bool]:
         """A response to hand on, or (error, retry on this tier?)."""
         limits = upstream.config
         timeout = self._timeouts[upstream.tier]
-        headers = {"Content-Type": "application/json", **upstream.headers()}
+        headers = {"Content-Type": "application/json", "x-request-id": request_id, **upstream.headers()}
         url = self._urls.get((upstream.name, path))
         if url is None:  # parsed once: yarl parsing a string costs more than the rest of the send
             url = self._urls[(upstream.name, path)] = URL(upstream.url + path)

@@ -20,17 +20,16 @@ from edgecloud.gateway.proxy import Opened
 from edgecloud.gateway.service import Gateway
 
 
-def decision_headers(
-    decision: Decision, upstream: str | None = None, escalated: bool = False
-) -> dict[str, str]:
+def decision_headers(decision: Decision, opened: Opened, escalated: bool = False) -> dict[str, str]:
     reason = decision.reason.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")
     headers = {
         "x-edgecloud-tier": decision.tier,
         "x-edgecloud-policy": decision.policy,
         "x-edgecloud-reason": reason[:500],
+        "x-edgecloud-upstream": opened.upstream.name,
     }
-    if upstream:
-        headers["x-edgecloud-upstream"] = upstream
+    if opened.request_id:
+        headers["x-request-id"] = opened.request_id
     if escalated:
         headers["x-edgecloud-escalated"] = "true"
     return headers
@@ -82,7 +81,7 @@ def record_for(
 ) -> DecisionRecord:
     return DecisionRecord(
         time=time.time(),
-        request_id=opened.response.headers.get("x-request-id", ""),
+        request_id=opened.request_id,
         model=inbound.model,
         tier=opened.tier,
         policy=opened.decision.policy,
@@ -98,7 +97,7 @@ def record_for(
 
 
 def stream_response(gateway: Gateway, opened: Opened, inbound: Inbound, started: float) -> Response:
-    headers = decision_headers(opened.decision, opened.upstream.name)
+    headers = decision_headers(opened.decision, opened)
     headers["Cache-Control"] = "no-cache"
     return StreamingResponse(
         _relay(gateway, opened, inbound, started),

@@ -4,6 +4,7 @@ the clock, spend per period, and the accounting that follows each answer."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -53,6 +54,7 @@ class Placement:
     decision: Decision
     models: dict[str, str]  # tier -> the concrete model name that tier receives
     view: RequestView
+    request_id: str
 
 
 class Gateway:
@@ -67,6 +69,8 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.log = DecisionLog(topology.decision_log, topology.log_prompts)
         self._states: tuple[float, TierStates] | None = None
+        self._id_prefix = f"{int(time.time()):x}"
+        self._ids = itertools.count(1)
         for tier in self.tiers.values():
             for upstream in tier.upstreams:
                 upstream.breaker.on_change = self.invalidate
@@ -118,7 +122,7 @@ class Gateway:
                     0 if upstream.breaker.would_allow() else 1
                 )
 
-    def place(self, inbound: Inbound, tier_header: str | None) -> Placement:
+    def place(self, inbound: Inbound, tier_header: str | None, request_id: str | None = None) -> Placement:
         view = self._view(inbound, tier_header)
         decision = self.chain.place(view, self.states())
         requested = AUTO if task_alias(inbound.model) else inbound.model
@@ -127,7 +131,7 @@ class Gateway:
             decision = self._pin_to_model(decision, requested)
             models = {name: requested for name in self.tiers}
         self.metrics.child(self.metrics.placements, decision.tier, decision.policy).inc()
-        return Placement(decision, models, view)
+        return Placement(decision, models, view, request_id or f"gw-{self._id_prefix}-{next(self._ids):x}")
 
     def payload_for(
         self, placement: Placement, inbound: Inbound, *, logprobs: bool = False
