@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from starlette.routing import Route
 from edgecloud.gateway.inbound import AUTO, Inbound, parse_inbound
 from edgecloud.gateway.placement import Decision
 from edgecloud.gateway.policies.cascade import confidence
+from edgecloud.gateway.proxy import Opened
 from edgecloud.gateway.relay import decision_headers, read_whole, record_for, stream_response, usage_of
 from edgecloud.gateway.service import Gateway, Placement
 from edgecloud.serving.errors import EXCEPTION_HANDLERS, read_bytes
@@ -59,12 +61,26 @@ async def _answer(request: Request, gateway: Gateway, inbound: Inbound, started:
     if inbound.stream and opened.response.status == 200:
         return stream_response(gateway, opened, inbound, started)
     body, data = await read_whole(gateway, opened, inbound, started)
-    gateway.account(record_for(opened, inbound, started, opened.response.status, *usage_of(data)))
+    return _finish(gateway, opened, inbound, started, body, data)
+
+
+def _finish(
+    gateway: Gateway,
+    opened: Opened,
+    inbound: Inbound,
+    started: float,
+    body: bytes,
+    data: dict[str, Any] | None,
+    escalated: bool = False,
+) -> Response:
+    """Account for a whole answer (cost, metrics, decision log) and hand it on with its reasons."""
+    status = opened.response.status
+    gateway.account(record_for(opened, inbound, started, status, *usage_of(data), escalated=escalated))
     return Response(
         body,
-        status_code=opened.response.status,
+        status_code=status,
         media_type="application/json",
-        headers=decision_headers(opened.decision, opened),
+        headers=decision_headers(opened.decision, opened, escalated=escalated),
     )
 
 
@@ -77,23 +93,17 @@ async def _cascade(gateway: Gateway, inbound: Inbound, placement: Placement, sta
     body, data = await read_whole(gateway, opened, inbound, started)
     logprobs = _token_logprobs(data)
     if opened.tier != placement.decision.tier or data is None or logprobs is None:
-        gateway.account(record_for(opened, inbound, started, opened.response.status, *usage_of(data)))
-        return Response(
-            body,
-            status_code=opened.response.status,
-            media_type="application/json",
-            headers=decision_headers(opened.decision, opened),
-        )
+        return _finish(gateway, opened, inbound, started, body, data)
     score = confidence(logprobs, policy.score)
     if not policy.escalate(logprobs):
-        decision = Decision(opened.tier, "cascade", f"edge confidence {score:.2f} >= {policy.threshold:g}")
-        opened.decision = decision
-        gateway.account(record_for(opened, inbound, started, 200, *usage_of(data)))
+        opened.decision = Decision(
+            opened.tier, "cascade", f"edge confidence {score:.2f} >= {policy.threshold:g}"
+        )
         if not inbound.client_wants_logprobs():
             for choice in data.get("choices", []):
                 choice["logprobs"] = None
             body = json.dumps(data).encode()
-        return Response(body, media_type="application/json", headers=decision_headers(decision, opened))
+        return _finish(gateway, opened, inbound, started, body, data)
     gateway.account(record_for(opened, inbound, started, 200, *usage_of(data)))
     gateway.metrics.escalations.inc()
     cloud = next(name for name in gateway.tiers if name != opened.tier)
@@ -102,15 +112,7 @@ async def _cascade(gateway: Gateway, inbound: Inbound, placement: Placement, sta
         escalated, PATHS["chat"], gateway.payload_for(placement, inbound), placement.request_id
     )
     body, data = await read_whole(gateway, second, inbound, started)
-    gateway.account(
-        record_for(second, inbound, started, second.response.status, *usage_of(data), escalated=True)
-    )
-    return Response(
-        body,
-        status_code=second.response.status,
-        media_type="application/json",
-        headers=decision_headers(second.decision, second, escalated=True),
-    )
+    return _finish(gateway, second, inbound, started, body, data, escalated=True)
 
 
 def _token_logprobs(data: dict[str, object] | None) -> list[float] | None:

@@ -1,28 +1,18 @@
-"""Prometheus metrics of the gateway, named as DESIGN.md says."""
+"""Prometheus metrics of the gateway, named as DESIGN.md says (the shared ones come from the node's)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import Counter, Gauge
 
-from edgecloud.serving.metrics import LATENCY_BUCKETS
+from edgecloud.serving.metrics import ServiceMetrics
 
 
-class GatewayMetrics:
+class GatewayMetrics(ServiceMetrics):
     def __init__(self) -> None:
-        self.registry = r = CollectorRegistry()
-        self.requests = Counter(
-            "edgecloud_requests", "Requests answered by the gateway", ["tier", "model", "status"], registry=r
-        )
-        self.ttft = Histogram(
-            "edgecloud_ttft_seconds",
-            "Time to first byte of the answer",
-            ["tier", "model"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.tokens = Counter("edgecloud_tokens", "Tokens by tier", ["tier", "kind"], registry=r)
+        super().__init__()
+        r = self.registry
         self.placements = Counter(
             "edgecloud_placements", "Placement decisions", ["tier", "policy"], registry=r
         )
@@ -38,7 +28,6 @@ class GatewayMetrics:
             "edgecloud_failovers", "Requests moved to another tier", ["from_tier"], registry=r
         )
         self.escalations = Counter("edgecloud_escalations", "Cascade escalations to the cloud", registry=r)
-
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def child(self, metric: Any, *labels: str) -> Any:
@@ -51,6 +40,3 @@ class GatewayMetrics:
                 self._children.clear()
             found = self._children[key] = metric.labels(*labels)
         return found
-
-    def render(self) -> bytes:
-        return generate_latest(self.registry)

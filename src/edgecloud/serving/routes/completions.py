@@ -1,4 +1,4 @@
-"""POST /v1/chat/completions and POST /v1/completions."""
+"""POST /v1/chat/completions and POST /v1/completions: one path, two request schemas and formats."""
 
 from __future__ import annotations
 
@@ -12,35 +12,31 @@ from edgecloud.serving.protocol import ChatCompletionRequest, CompletionRequest
 from edgecloud.serving.routes.generate import serve_generation
 
 
-async def chat_completions(request: Request) -> Response:
+async def _generate(
+    request: Request,
+    schema: type[ChatCompletionRequest] | type[CompletionRequest],
+    fmt: type[ChatFormat] | type[CompletionFormat],
+    prefix: str,
+) -> Response:
     ctx: NodeContext = request.app.state.ctx
-    body = await parse_body(request, ChatCompletionRequest, ctx.settings.max_body_bytes)
+    body = await parse_body(request, schema, ctx.settings.max_body_bytes)
     handle = ctx.pool.get(body.model)
-    request_id = ctx.request_id("chatcmpl")
+    request_id = ctx.request_id(prefix)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return await serve_generation(
         request,
         ctx,
         handle,
         body.to_inference(request_id),
-        ChatFormat(request_id, handle.name),
+        fmt(request_id, handle.name),
         stream=body.stream,
         include_usage=include_usage,
     )
+
+
+async def chat_completions(request: Request) -> Response:
+    return await _generate(request, ChatCompletionRequest, ChatFormat, "chatcmpl")
 
 
 async def completions(request: Request) -> Response:
-    ctx: NodeContext = request.app.state.ctx
-    body = await parse_body(request, CompletionRequest, ctx.settings.max_body_bytes)
-    handle = ctx.pool.get(body.model)
-    request_id = ctx.request_id("cmpl")
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return await serve_generation(
-        request,
-        ctx,
-        handle,
-        body.to_inference(request_id),
-        CompletionFormat(request_id, handle.name),
-        stream=body.stream,
-        include_usage=include_usage,
-    )
+    return await _generate(request, CompletionRequest, CompletionFormat, "cmpl")
