@@ -196,3 +196,35 @@ def test_private_requests_never_fail_over_to_the_cloud(tmp_path: Path) -> None:
             assert _served(cloud) == 0
             r = httpx.post(f"{gateway.url}/v1/chat/completions", json=CHAT, timeout=30)
             assert r.status_code == 200 and r.headers["x-edgecloud-tier"] == "cloud"  # others may fail over
+
+
+def test_a_slow_upstream_times_out_and_the_request_fails_over(tmp_path: Path) -> None:
+    extra = "retries: {attempts: 1}\n"
+    with EchoProcess() as edge, EchoProcess() as cloud:
+        edge.wait_ready(30)
+        cloud.wait_ready(30)
+        config = _topology(tmp_path, edge.url, cloud.url, extra)
+        text = (
+            Path(config)
+            .read_text()
+            .replace(
+                "price: {input_per_1k: 0.1, output_per_1k: 0.2}",
+                "price: {input_per_1k: 0.1, output_per_1k: 0.2}\n"
+                "    timeouts: {connect: 1, first_token: 0.5, total: 5}",
+            )
+        )
+        Path(config).write_text(text)
+        with GatewayProcess(config=config) as gateway:
+            gateway.wait_ready(30)
+            httpx.post(f"{cloud.url}/control", json={"delay_s": 3.0})
+            started = time.monotonic()
+            r = httpx.post(
+                f"{gateway.url}/v1/chat/completions",
+                json=CHAT,
+                timeout=30,
+                headers={"x-edgecloud-tier": "cloud"},
+            )
+            elapsed = time.monotonic() - started
+    assert r.status_code == 200 and r.headers["x-edgecloud-tier"] == "edge"
+    assert "failover from cloud" in r.headers["x-edgecloud-reason"]
+    assert elapsed < 2.5  # the 0.5 s first-token timeout cut the 3 s wait short

@@ -5,6 +5,7 @@ answered 500/503 and a share of connections reset. Run: python -m edgecloud.benc
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import socket
@@ -20,6 +21,7 @@ class Faults:
     def __init__(self, error_rate: float, reset_rate: float, seed: int | None) -> None:
         self.error_rate = error_rate
         self.reset_rate = reset_rate
+        self.delay_s = 0.0  # a slow upstream, for timeout tests
         self._random = random.Random(seed)
 
     def draw(self) -> str:
@@ -59,6 +61,8 @@ async def completion(request: web.Request) -> web.StreamResponse:
     request.app["auth"][0] = request.headers.get("Authorization", "")
     body = await request.json()
     outcome = faults.draw()
+    if faults.delay_s:
+        await asyncio.sleep(faults.delay_s)
     if outcome == "reset":
         _reset(request)
         return web.Response(status=500)
@@ -159,7 +163,10 @@ async def control(request: web.Request) -> web.Response:
     faults: Faults = request.app["faults"]
     faults.error_rate = float(body.get("error_rate", faults.error_rate))
     faults.reset_rate = float(body.get("reset_rate", faults.reset_rate))
-    return web.json_response({"error_rate": faults.error_rate, "reset_rate": faults.reset_rate})
+    faults.delay_s = float(body.get("delay_s", faults.delay_s))
+    return web.json_response(
+        {"error_rate": faults.error_rate, "reset_rate": faults.reset_rate, "delay_s": faults.delay_s}
+    )
 
 
 async def health(request: web.Request) -> web.Response:
