@@ -163,6 +163,9 @@ def gateway(
     port: Annotated[int, typer.Option(help="port")] = 8080,
     policies: Annotated[str | None, typer.Option(help="comma-separated policy order")] = None,
     decision_log: Annotated[Path | None, typer.Option(help="append one JSON line per decision here")] = None,
+    privacy: Annotated[
+        str | None, typer.Option(help="PII handling: keep-local (default), redact or block")
+    ] = None,
     edge_model: Annotated[
         list[str] | None,
         typer.Option(help="serve this model as the edge tier inside this process; repeatable"),
@@ -190,6 +193,8 @@ def gateway(
             topology.policies = [name.strip() for name in policies.split(",") if name.strip()]
         if decision_log:
             topology.decision_log = decision_log
+        if privacy:
+            topology.policy_settings.setdefault("privacy", {})["mode"] = privacy
         service = Gateway(topology)
     except (EdgecloudError, ValueError) as exc:
         console.print(f"[red]error:[/] {getattr(exc, 'message', exc)}")

@@ -59,7 +59,9 @@ async def completion(request: web.Request) -> web.StreamResponse:
     faults: Faults = request.app["faults"]
     request.app["served"][0] += 1
     request.app["auth"][0] = request.headers.get("Authorization", "")
-    body = await request.json()
+    raw = await request.read()
+    request.app["captured"].append(raw.decode("utf-8", errors="replace"))
+    body = json.loads(raw)
     outcome = faults.draw()
     if faults.delay_s:
         await asyncio.sleep(faults.delay_s)
@@ -157,6 +159,11 @@ async def stats(request: web.Request) -> web.Response:
     )
 
 
+async def captured(request: web.Request) -> web.Response:
+    """Every request body received so far, as text: what a capturing upstream saw (leak tests)."""
+    return web.json_response({"bodies": request.app["captured"]})
+
+
 async def control(request: web.Request) -> web.Response:
     """Change the fault rates at run time (tests flip an upstream between broken and healthy)."""
     body = await request.json()
@@ -180,6 +187,8 @@ def create_echo_app(
     app["faults"] = Faults(error_rate, reset_rate, seed)
     app["served"] = [0]
     app["auth"] = [""]
+    app["captured"] = []
+    app.router.add_get("/captured", captured)
     app.router.add_get("/stats", stats)
     app.router.add_post("/control", control)
     app.router.add_post("/v1/chat/completions", completion)

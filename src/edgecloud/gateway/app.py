@@ -19,8 +19,16 @@ from edgecloud.gateway.inbound import AUTO, Inbound, parse_inbound
 from edgecloud.gateway.placement import Decision
 from edgecloud.gateway.policies.cascade import confidence
 from edgecloud.gateway.proxy import Opened
-from edgecloud.gateway.relay import decision_headers, read_whole, record_for, stream_response, usage_of
+from edgecloud.gateway.relay import (
+    decision_headers,
+    read_whole,
+    record_for,
+    restore_whole,
+    stream_response,
+    usage_of,
+)
 from edgecloud.gateway.service import Gateway, Placement
+from edgecloud.privacy.redact import StreamRestorer
 from edgecloud.serving.errors import EXCEPTION_HANDLERS, read_bytes
 from edgecloud.serving.server import EmbeddedServer
 
@@ -59,13 +67,14 @@ async def _answer(request: Request, gateway: Gateway, inbound: Inbound, started:
         placement.decision, PATHS[kind], gateway.payload_for(placement, inbound), placement.request_id
     )
     if inbound.stream and opened.response.status == 200:
-        return stream_response(gateway, opened, inbound, started)
+        return stream_response(gateway, opened, inbound, started, _restorer(placement, opened))
     body, data = await read_whole(gateway, opened, inbound, started)
-    return _finish(gateway, opened, inbound, started, body, data)
+    return _finish(gateway, placement, opened, inbound, started, body, data)
 
 
 def _finish(
     gateway: Gateway,
+    placement: Placement,
     opened: Opened,
     inbound: Inbound,
     started: float,
@@ -73,15 +82,24 @@ def _finish(
     data: dict[str, Any] | None,
     escalated: bool = False,
 ) -> Response:
-    """Account for a whole answer (cost, metrics, decision log) and hand it on with its reasons."""
+    """Account for a whole answer (cost, metrics, decision log) and hand it on with its reasons; an
+    answer to a redacted prompt gets the originals back first."""
     status = opened.response.status
     gateway.account(record_for(opened, inbound, started, status, *usage_of(data), escalated=escalated))
+    if placement.redactor is not None and placement.redacts_for(opened.tier) and data is not None:
+        body = restore_whole(placement.redactor, data)
     return Response(
         body,
         status_code=status,
         media_type="application/json",
         headers=decision_headers(opened.decision, opened, escalated=escalated),
     )
+
+
+def _restorer(placement: Placement, opened: Opened) -> StreamRestorer | None:
+    if placement.redactor is not None and placement.redacts_for(opened.tier):
+        return placement.redactor.stream()
+    return None
 
 
 async def _cascade(gateway: Gateway, inbound: Inbound, placement: Placement, started: float) -> Response:
@@ -93,7 +111,7 @@ async def _cascade(gateway: Gateway, inbound: Inbound, placement: Placement, sta
     body, data = await read_whole(gateway, opened, inbound, started)
     logprobs = _token_logprobs(data)
     if opened.tier != placement.decision.tier or data is None or logprobs is None:
-        return _finish(gateway, opened, inbound, started, body, data)
+        return _finish(gateway, placement, opened, inbound, started, body, data)
     score = confidence(logprobs, policy.score)
     if not policy.escalate(logprobs):
         opened.decision = Decision(
@@ -103,7 +121,7 @@ async def _cascade(gateway: Gateway, inbound: Inbound, placement: Placement, sta
             for choice in data.get("choices", []):
                 choice["logprobs"] = None
             body = json.dumps(data).encode()
-        return _finish(gateway, opened, inbound, started, body, data)
+        return _finish(gateway, placement, opened, inbound, started, body, data)
     gateway.account(record_for(opened, inbound, started, 200, *usage_of(data)))
     gateway.metrics.escalations.inc()
     cloud = next(name for name in gateway.tiers if name != opened.tier)
@@ -112,7 +130,7 @@ async def _cascade(gateway: Gateway, inbound: Inbound, placement: Placement, sta
         escalated, PATHS["chat"], gateway.payload_for(placement, inbound), placement.request_id
     )
     body, data = await read_whole(gateway, second, inbound, started)
-    return _finish(gateway, second, inbound, started, body, data, escalated=True)
+    return _finish(gateway, placement, second, inbound, started, body, data, escalated=True)
 
 
 def _token_logprobs(data: dict[str, object] | None) -> list[float] | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgecloud.errors import InvalidRequest
+from edgecloud.privacy.redact import Redactor
 
 TASK_ALIAS_PREFIX = "edgecloud-"
 AUTO = "auto"
@@ -104,3 +105,35 @@ def tier_payload(inbound: Inbound, model: str, *, want_usage: bool, want_logprob
     if needs_logprobs:
         rewritten["logprobs"] = True
     return json.dumps(rewritten, separators=(",", ":")).encode()
+
+
+def redacted(inbound: Inbound, redactor: Redactor) -> Inbound:
+    """The same request with every PII entity in its text replaced by a placeholder."""
+    body = dict(inbound.body)
+    if inbound.kind == "chat":
+        body["messages"] = [_redact_message(m, redactor) for m in body.get("messages", [])]
+    else:
+        key = "prompt" if inbound.kind == "completion" else "input"
+        value = body.get(key)
+        body[key] = (
+            [redactor.redact(str(v)) for v in value]
+            if isinstance(value, list)
+            else redactor.redact(str(value))
+        )
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    return Inbound(inbound.kind, body, raw)
+
+
+def _redact_message(message: Any, redactor: Redactor) -> Any:
+    if not isinstance(message, dict):
+        return message
+    content = message.get("content")
+    if isinstance(content, str):
+        return {**message, "content": redactor.redact(content)}
+    if isinstance(content, list):
+        parts = [
+            {**p, "text": redactor.redact(str(p.get("text", "")))} if isinstance(p, dict) else p
+            for p in content
+        ]
+        return {**message, "content": parts}
+    return message

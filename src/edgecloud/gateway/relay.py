@@ -18,6 +18,7 @@ from edgecloud.gateway.inbound import Inbound
 from edgecloud.gateway.placement import Decision
 from edgecloud.gateway.proxy import Opened
 from edgecloud.gateway.service import Gateway
+from edgecloud.privacy.redact import Redactor, StreamRestorer
 
 
 def decision_headers(decision: Decision, opened: Opened, escalated: bool = False) -> dict[str, str]:
@@ -96,18 +97,53 @@ def record_for(
     )
 
 
-def stream_response(gateway: Gateway, opened: Opened, inbound: Inbound, started: float) -> Response:
+def restore_whole(redactor: Redactor, data: dict[str, Any]) -> bytes:
+    """The answer with placeholders replaced by the originals they stand for."""
+    for choice in data.get("choices", []):
+        message = choice.get("message") or {}
+        if isinstance(message.get("content"), str):
+            message["content"] = redactor.restore(message["content"])
+        if isinstance(choice.get("text"), str):
+            choice["text"] = redactor.restore(choice["text"])
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def restore_events(events: bytes, restorer: StreamRestorer) -> bytes:
+    """Rewrites whole SSE events: each delta's text through the stream restorer, which may hold back
+    a split placeholder until the next event (and lets it go with the finishing one)."""
+    out = []
+    for event in events.split(b"\n\n"):
+        if not event.startswith(b"data: {"):
+            out.append(event)
+            continue
+        chunk = json.loads(event[6:])
+        for choice in chunk.get("choices", []):
+            delta = choice.get("delta") or {}
+            tail = restorer.flush() if choice.get("finish_reason") else ""
+            if isinstance(delta.get("content"), str):
+                delta["content"] = restorer.feed(delta["content"]) + tail
+            elif isinstance(choice.get("text"), str):
+                choice["text"] = restorer.feed(choice["text"]) + tail
+        out.append(b"data: " + json.dumps(chunk, ensure_ascii=False).encode())
+    return b"\n\n".join(out)
+
+
+def stream_response(
+    gateway: Gateway, opened: Opened, inbound: Inbound, started: float, restorer: StreamRestorer | None = None
+) -> Response:
     headers = decision_headers(opened.decision, opened)
     headers["Cache-Control"] = "no-cache"
     return StreamingResponse(
-        _relay(gateway, opened, inbound, started),
+        _relay(gateway, opened, inbound, started, restorer),
         status_code=opened.response.status,
         media_type="text/event-stream",
         headers=headers,
     )
 
 
-async def _relay(gateway: Gateway, opened: Opened, inbound: Inbound, started: float) -> AsyncIterator[bytes]:
+async def _relay(
+    gateway: Gateway, opened: Opened, inbound: Inbound, started: float, restorer: StreamRestorer | None
+) -> AsyncIterator[bytes]:
     scanner = UsageScanner(drop_usage=not inbound.client_wants_usage())
     first: float | None = None
     status, finished = opened.response.status, False
@@ -117,7 +153,7 @@ async def _relay(gateway: Gateway, opened: Opened, inbound: Inbound, started: fl
                 first = time.perf_counter()
                 _observe_ttft(gateway, opened, inbound, first - started)
             if out := scanner.feed(data):
-                yield out
+                yield restore_events(out, restorer) if restorer is not None else out
         if rest := scanner.flush():
             yield rest
         finished = True

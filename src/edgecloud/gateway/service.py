@@ -13,15 +13,17 @@ import aiohttp
 
 from edgecloud.errors import Forbidden, InvalidRequest, ModelNotFound
 from edgecloud.gateway.decisions import DecisionLog, DecisionRecord
-from edgecloud.gateway.inbound import AUTO, Inbound, estimate_tokens, task_alias, tier_payload
+from edgecloud.gateway.inbound import AUTO, Inbound, estimate_tokens, redacted, task_alias, tier_payload
 from edgecloud.gateway.metrics import GatewayMetrics
 from edgecloud.gateway.netprobe import probe_forever, probe_once
 from edgecloud.gateway.placement import Decision, RequestView, TierStates
 from edgecloud.gateway.policies import build_chain
 from edgecloud.gateway.policies.cascade import CascadePolicy
+from edgecloud.gateway.policies.privacy import PrivacyPolicy
 from edgecloud.gateway.proxy import Proxy
 from edgecloud.gateway.topology import Topology
 from edgecloud.gateway.upstreams import Tier, build_tiers
+from edgecloud.privacy.redact import Redactor
 
 STATES_TTL_S = 0.025
 
@@ -55,6 +57,11 @@ class Placement:
     models: dict[str, str]  # tier -> the concrete model name that tier receives
     view: RequestView
     request_id: str
+    redactor: Redactor | None = None  # set when PII may leave the edge only in redacted form
+    edge: str = "edge"
+
+    def redacts_for(self, tier: str) -> bool:
+        return self.redactor is not None and tier != self.edge
 
 
 class Gateway:
@@ -64,6 +71,7 @@ class Gateway:
         self.tiers: dict[str, Tier] = build_tiers(topology, clock)
         self.chain = build_chain(topology.policies, topology.policy_settings)
         self.cascade = next((p for p in self.chain.policies if isinstance(p, CascadePolicy)), None)
+        self.privacy = next((p for p in self.chain.policies if isinstance(p, PrivacyPolicy)), None)
         period = float(topology.policy_settings.get("cost", {}).get("period_s", 86_400.0))
         self.costs = CostMeter(period, clock)
         self.metrics = GatewayMetrics()
@@ -124,21 +132,31 @@ class Gateway:
 
     def place(self, inbound: Inbound, tier_header: str | None, request_id: str | None = None) -> Placement:
         view = self._view(inbound, tier_header)
-        decision = self.chain.place(view, self.states())
+        states = self.states()
+        decision = self.chain.place(view, states)
+        redactor = None
+        if self.privacy is not None:
+            decision = self.privacy.keep_local(decision, view, states)
+            if self.privacy.mode == "redact" and self.privacy.findings(view):
+                redactor = Redactor()
         requested = AUTO if task_alias(inbound.model) else inbound.model
         models = {name: self._model_on(tier, requested, inbound.kind) for name, tier in self.tiers.items()}
         if requested != AUTO:
             decision = self._pin_to_model(decision, requested)
             models = {name: requested for name in self.tiers}
         self.metrics.child(self.metrics.placements, decision.tier, decision.policy).inc()
-        return Placement(decision, models, view, request_id or f"gw-{self._id_prefix}-{next(self._ids):x}")
+        request_id = request_id or f"gw-{self._id_prefix}-{next(self._ids):x}"
+        return Placement(decision, models, view, request_id, redactor, states.edge)
 
     def payload_for(
         self, placement: Placement, inbound: Inbound, *, logprobs: bool = False
     ) -> Callable[[str], bytes]:
         def payload(tier: str) -> bytes:
+            source = inbound
+            if placement.redactor is not None and placement.redacts_for(tier):
+                source = redacted(inbound, placement.redactor)
             return tier_payload(
-                inbound, placement.models.get(tier, inbound.model), want_usage=True, want_logprobs=logprobs
+                source, placement.models.get(tier, inbound.model), want_usage=True, want_logprobs=logprobs
             )
 
         return payload

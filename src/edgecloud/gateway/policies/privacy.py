@@ -1,27 +1,55 @@
-"""privacy: a prompt with PII, or a `privacy: local` hint, stays on the edge (pinned: no failover)."""
+"""privacy: what happens to a prompt with PII (or a `privacy: local` hint).
+
+- keep-local (default): it stays on the edge, pinned (never failed over).
+- redact: it may go to the cloud, but only with each entity replaced by a typed placeholder; the
+  gateway puts the originals back into the answer.
+- block: it is refused with 403 and the reason."""
 
 from __future__ import annotations
 
+from edgecloud.errors import Forbidden
 from edgecloud.gateway.placement import Decision, RequestView, TierStates
-from edgecloud.privacy.pii import default_detectors, find_pii
+from edgecloud.privacy.pii import Finding, default_detectors, find_pii
+
+MODES = ("keep-local", "redact", "block")
 
 
 class PrivacyPolicy:
     name = "privacy"
 
     def __init__(self, mode: str = "keep-local") -> None:
-        if mode != "keep-local":  # redact and block arrive with the privacy work; keep-local is safe
-            raise ValueError(f"privacy mode {mode!r} is not available yet; use keep-local")
+        if mode not in MODES:
+            raise ValueError(f"privacy mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode = mode
         self._detectors = default_detectors()
+
+    def findings(self, request: RequestView) -> list[Finding]:
+        return find_pii(request.text, self._detectors)
 
     def decide(self, request: RequestView, tiers: TierStates) -> Decision | None:
         if request.privacy_hint == "local":
             return Decision(tiers.edge, self.name, "client asked privacy: local", pinned=True)
-        findings = find_pii(request.text, self._detectors)
+        findings = self.findings(request)
         if not findings:
             return None
         kinds = ", ".join(sorted({finding.kind for finding in findings}))
+        if self.mode == "block":
+            raise Forbidden(f"prompt contains PII ({kinds}) and this gateway blocks it", code="pii_blocked")
+        if self.mode == "redact":
+            return None  # any tier may answer; the gateway redacts what goes beyond the edge
         return Decision(
             tiers.edge, self.name, f"prompt contains PII ({kinds}); kept on the edge", pinned=True
         )
+
+    def keep_local(self, decision: Decision, request: RequestView, tiers: TierStates) -> Decision:
+        """In keep-local mode PII never leaves the edge, whatever order the chain is in."""
+        if self.mode != "keep-local" or decision.tier == tiers.edge:
+            return decision
+        if request.privacy_hint == "local" or self.findings(request):
+            return Decision(
+                tiers.edge,
+                self.name,
+                f"prompt contains PII; kept on the edge ({decision.policy} wanted {decision.tier})",
+                pinned=True,
+            )
+        return decision
