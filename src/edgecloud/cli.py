@@ -115,6 +115,8 @@ def serve(
     tier: Annotated[str | None, typer.Option(help="tier label for metrics [default: edge]")] = None,
     n_ctx: Annotated[int | None, typer.Option("--n-ctx", help="decoder context window")] = None,
     max_queue: Annotated[int | None, typer.Option(help="queued requests per decoder before 429")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="serve HTTPS with this certificate (PEM)")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="the certificate's private key (PEM)")] = None,
 ) -> None:
     """Serve models over an OpenAI-compatible HTTP API."""
     from edgecloud.serving.app import build_context, create_app
@@ -146,9 +148,14 @@ def serve(
     except EdgecloudError as exc:
         console.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(2) from None
-    console.print(f"edgecloud node on http://{settings.host}:{settings.port} (tier {settings.tier})")
+    scheme = "https" if ssl_certfile else "http"
+    console.print(f"edgecloud node on {scheme}://{settings.host}:{settings.port} (tier {settings.tier})")
     run_server(
-        create_app(ctx), host=settings.host, port=settings.port, shutdown_timeout=settings.shutdown_timeout
+        create_app(ctx),
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_timeout,
+        tls=_tls_files(ssl_certfile, ssl_keyfile),
     )
 
 
@@ -170,6 +177,9 @@ def gateway(
         list[str] | None,
         typer.Option(help="serve this model as the edge tier inside this process; repeatable"),
     ] = None,
+    upstream_ca: Annotated[Path | None, typer.Option(help="CA bundle that signs https upstreams")] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="serve HTTPS with this certificate (PEM)")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="the certificate's private key (PEM)")] = None,
 ) -> None:
     """One OpenAI-compatible endpoint in front of the edge and cloud tiers; each request placed, and why."""
     from edgecloud.gateway.app import create_gateway_app
@@ -195,15 +205,43 @@ def gateway(
             topology.decision_log = decision_log
         if privacy:
             topology.policy_settings.setdefault("privacy", {})["mode"] = privacy
+        if upstream_ca:
+            topology.upstream_ca = upstream_ca
         service = Gateway(topology)
     except (EdgecloudError, ValueError) as exc:
         console.print(f"[red]error:[/] {getattr(exc, 'message', exc)}")
         raise typer.Exit(2) from None
     tiers = ", ".join(f"{name}={[u.url for u in t.upstreams]}" for name, t in topology.tiers.items())
+    scheme = "https" if ssl_certfile else "http"
     console.print(
-        f"edgecloud gateway on http://{host}:{port} ({tiers}; policies {', '.join(topology.policies)})"
+        f"edgecloud gateway on {scheme}://{host}:{port} ({tiers}; policies {', '.join(topology.policies)})"
     )
-    run_server(create_gateway_app(service, embedded), host=host, port=port, shutdown_timeout=30)
+    run_server(
+        create_gateway_app(service, embedded),
+        host=host,
+        port=port,
+        shutdown_timeout=30,
+        tls=_tls_files(ssl_certfile, ssl_keyfile),
+    )
+
+
+def _tls_files(certfile: Path | None, keyfile: Path | None) -> tuple[str, str] | None:
+    if (certfile is None) != (keyfile is None):
+        raise typer.BadParameter("--ssl-certfile and --ssl-keyfile go together")
+    return (str(certfile), str(keyfile)) if certfile and keyfile else None
+
+
+@app.command()
+def certs(out: Annotated[Path, typer.Option(help="folder for ca.pem, server.pem, server-key.pem")]) -> None:
+    """Make a local CA and a server certificate for localhost, 127.0.0.1 and ::1."""
+    from edgecloud.security.certs import make_certs
+
+    files = make_certs(out)
+    Console().print(
+        f"CA {files.ca}\nserver certificate {files.server}\nserver key {files.server_key}\n"
+        f"serve with --ssl-certfile {files.server} --ssl-keyfile {files.server_key}; "
+        f"clients trust {files.ca}"
+    )
 
 
 def _embedded_edge(models: list[str]) -> EmbeddedServer:

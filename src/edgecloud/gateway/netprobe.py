@@ -23,7 +23,10 @@ async def probe_once(
     limit = aiohttp.ClientTimeout(total=timeout)
     try:
         async with session.get(
-            upstream.url + upstream.config.health_path, timeout=limit, headers=upstream.headers()
+            upstream.url + upstream.config.health_path,
+            timeout=limit,
+            headers=upstream.headers(),
+            ssl=upstream.ssl,
         ) as response:
             body = await response.json(content_type=None) if response.status in (200, 503) else {}
             upstream.rtt.add(time.perf_counter() - started)
@@ -48,7 +51,9 @@ def _read_queue(upstream: Upstream, body: dict[str, object]) -> None:
 async def _refresh_models(
     session: aiohttp.ClientSession, upstream: Upstream, limit: aiohttp.ClientTimeout
 ) -> None:
-    async with session.get(upstream.url + "/v1/models", timeout=limit, headers=upstream.headers()) as r:
+    async with session.get(
+        upstream.url + "/v1/models", timeout=limit, headers=upstream.headers(), ssl=upstream.ssl
+    ) as r:
         if r.status == 200:
             body = await r.json(content_type=None)
             upstream.models = [m for m in body.get("data", []) if isinstance(m, dict) and "id" in m]

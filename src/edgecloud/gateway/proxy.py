@@ -121,7 +121,9 @@ class Proxy:
         if url is None:  # parsed once: yarl parsing a string costs more than the rest of the send
             url = self._urls[(upstream.name, path)] = URL(upstream.url + path)
         try:
-            response = await self._session.post(url, data=payload, headers=headers, timeout=timeout)
+            response = await self._session.post(
+                url, data=payload, headers=headers, timeout=timeout, ssl=upstream.ssl
+            )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             upstream.breaker.failure()
             upstream.last_error = f"{exc.__class__.__name__} from {limits.url}"

@@ -35,6 +35,7 @@ class UpstreamConfig(_Strict):
     url: str
     api_key_env: str | None = Field(None, description="environment variable holding the upstream's key")
     health_path: str = "/health"
+    ca_file: Path | None = Field(None, description="CA bundle that signs this upstream's TLS certificate")
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
@@ -69,6 +70,7 @@ class Topology(_Strict):
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     retries: RetryConfig = Field(default_factory=RetryConfig)
     probe_interval_s: float = Field(2.0, gt=0)
+    upstream_ca: Path | None = Field(None, description="CA bundle for every https upstream without its own")
     decision_log: Path | None = None
     log_prompts: bool = False
     max_body_bytes: int = Field(4 << 20, ge=1024)

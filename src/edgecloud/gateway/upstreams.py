@@ -5,8 +5,10 @@ costs ~1.4 ms less CPU per request than httpx (shared/DEPENDENCIES.md)."""
 from __future__ import annotations
 
 import itertools
+import ssl as ssl_
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from edgecloud.gateway.breaker import Breaker, BreakerState
@@ -38,6 +40,7 @@ class Upstream:
     tpot: Ewma = field(default_factory=Ewma)
     rtt: Ewma = field(default_factory=lambda: Ewma(0.3))
     last_error: str = ""
+    ssl: ssl_.SSLContext | bool = True  # aiohttp's argument: True verifies against the system CAs
 
     @property
     def url(self) -> str:
@@ -131,6 +134,12 @@ class Tier:
         return "unreachable"
 
 
+def _tls(config: UpstreamConfig, default_ca: Path | None) -> ssl_.SSLContext | bool:
+    """Upstream certificates are always verified; a custom CA bundle adds a trust anchor."""
+    ca = config.ca_file or default_ca
+    return ssl_.create_default_context(cafile=str(ca)) if ca is not None else True
+
+
 def build_tiers(topology: Topology, clock: Any = time.monotonic) -> dict[str, Tier]:
     tiers = {}
     for name, config in topology.tiers.items():
@@ -140,6 +149,7 @@ def build_tiers(topology: Topology, clock: Any = time.monotonic) -> dict[str, Ti
                 tier=name,
                 config=up,
                 breaker=Breaker(topology.breaker.failures, topology.breaker.cooldown_s, clock),
+                ssl=_tls(up, topology.upstream_ca),
             )
             for i, up in enumerate(config.upstreams)
         ]

@@ -27,11 +27,18 @@ class ServiceProcess:
     """A server of ours in a child process on loopback; a context manager that always stops it."""
 
     def __init__(
-        self, command: Sequence[str], *, port: int, env: dict[str, str] | None = None, host: str = "127.0.0.1"
+        self,
+        command: Sequence[str],
+        *,
+        port: int,
+        env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
+        tls_ca: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
-        self.url = f"http://{host}:{self.port}"
+        self.tls_ca = tls_ca  # the child serves HTTPS with a certificate this CA signed
+        self.url = f"{'https' if tls_ca else 'http'}://{'localhost' if tls_ca else host}:{self.port}"
         self._command = list(command)
         self._env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
@@ -57,7 +64,7 @@ class ServiceProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"node exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                response = httpx.get(f"{self.url}/health", timeout=2.0)
+                response = httpx.get(f"{self.url}/health", timeout=2.0, verify=self.tls_ca or True)
                 body: dict[str, object] = response.json()
                 if on_poll:
                     on_poll(body)
@@ -103,12 +110,13 @@ class NodeProcess(ServiceProcess):
         args: Sequence[str] = (),
         env: dict[str, str] | None = None,
         host: str = "127.0.0.1",
+        tls_ca: str | None = None,
     ) -> None:
         port = port or free_port(host)
         command = [sys.executable, "-m", "edgecloud", "serve", "--host", host, "--port", str(port)]
         for model in models:
             command += ["--model", model]
-        super().__init__([*command, *args], port=port, env=env, host=host)
+        super().__init__([*command, *args], port=port, env=env, host=host, tls_ca=tls_ca)
 
 
 class GatewayProcess(ServiceProcess):
@@ -123,13 +131,14 @@ class GatewayProcess(ServiceProcess):
         args: Sequence[str] = (),
         port: int | None = None,
         env: dict[str, str] | None = None,
+        tls_ca: str | None = None,
     ) -> None:
         port = port or free_port()
         command = [sys.executable, "-m", "edgecloud", "gateway", "--port", str(port)]
         for flag, value in (("--edge", edge), ("--cloud", cloud), ("--config", config)):
             if value:
                 command += [flag, value]
-        super().__init__([*command, *args], port=port, env=env)
+        super().__init__([*command, *args], port=port, env=env, tls_ca=tls_ca)
 
 
 class EchoProcess(ServiceProcess):

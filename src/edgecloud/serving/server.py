@@ -41,8 +41,7 @@ def run_server(
     host: str,
     port: int,
     shutdown_timeout: float,
-    ssl_certfile: str | None = None,
-    ssl_keyfile: str | None = None,
+    tls: tuple[str, str] | None = None,
     log_level: str = "warning",
 ) -> None:
     config = uvicorn.Config(
@@ -52,8 +51,8 @@ def run_server(
         log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=max(1, int(shutdown_timeout)),
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
         access_log=False,
         proxy_headers=False,  # not behind a proxy by default; parsing X-Forwarded-* costs every request
         server_header=False,

@@ -1,0 +1,1 @@
+"""Transport and access security: local certificates for TLS (and, with the access work, API keys)."""
