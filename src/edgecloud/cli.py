@@ -17,6 +17,8 @@ from rich.table import Table
 from edgecloud.catalogue import Catalogue
 from edgecloud.config import NodeSettings
 from edgecloud.errors import EdgecloudError
+from edgecloud.security.keys import KeyStore
+from edgecloud.security.keys_cli import keys_app
 
 if TYPE_CHECKING:
     from edgecloud.serving.server import EmbeddedServer
@@ -34,6 +36,7 @@ models_app = typer.Typer(help="The bundled model catalogue.", no_args_is_help=Tr
 bench_app = typer.Typer(help="Measure engines, nodes and gateways.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -117,6 +120,9 @@ def serve(
     max_queue: Annotated[int | None, typer.Option(help="queued requests per decoder before 429")] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(help="serve HTTPS with this certificate (PEM)")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="the certificate's private key (PEM)")] = None,
+    keys: Annotated[
+        Path | None, typer.Option(help="require API keys from this key file (edgecloud keys)")
+    ] = None,
 ) -> None:
     """Serve models over an OpenAI-compatible HTTP API."""
     from edgecloud.serving.app import build_context, create_app
@@ -151,7 +157,7 @@ def serve(
     scheme = "https" if ssl_certfile else "http"
     console.print(f"edgecloud node on {scheme}://{settings.host}:{settings.port} (tier {settings.tier})")
     run_server(
-        create_app(ctx),
+        create_app(ctx, _key_store(keys)),
         host=settings.host,
         port=settings.port,
         shutdown_timeout=settings.shutdown_timeout,
@@ -180,6 +186,9 @@ def gateway(
     upstream_ca: Annotated[Path | None, typer.Option(help="CA bundle that signs https upstreams")] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(help="serve HTTPS with this certificate (PEM)")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="the certificate's private key (PEM)")] = None,
+    keys: Annotated[
+        Path | None, typer.Option(help="require API keys from this key file (edgecloud keys)")
+    ] = None,
 ) -> None:
     """One OpenAI-compatible endpoint in front of the edge and cloud tiers; each request placed, and why."""
     from edgecloud.gateway.app import create_gateway_app
@@ -217,12 +226,22 @@ def gateway(
         f"edgecloud gateway on {scheme}://{host}:{port} ({tiers}; policies {', '.join(topology.policies)})"
     )
     run_server(
-        create_gateway_app(service, embedded),
+        create_gateway_app(service, embedded, _key_store(keys)),
         host=host,
         port=port,
         shutdown_timeout=30,
         tls=_tls_files(ssl_certfile, ssl_keyfile),
     )
+
+
+def _key_store(path: Path | None) -> KeyStore | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise typer.BadParameter(
+            f"no key file at {path}; make one with `edgecloud keys create --keys {path}`"
+        )
+    return KeyStore(path)
 
 
 def _tls_files(certfile: Path | None, keyfile: Path | None) -> tuple[str, str] | None:

@@ -8,14 +8,17 @@ import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from edgecloud.gateway.inbound import AUTO, Inbound, parse_inbound
+from edgecloud.errors import Forbidden
+from edgecloud.gateway.inbound import AUTO, Inbound, parse_inbound, task_alias
 from edgecloud.gateway.placement import Decision
 from edgecloud.gateway.policies.cascade import confidence
 from edgecloud.gateway.proxy import Opened
@@ -29,6 +32,8 @@ from edgecloud.gateway.relay import (
 )
 from edgecloud.gateway.service import Gateway, Placement
 from edgecloud.privacy.redact import StreamRestorer
+from edgecloud.security.auth import ApiKeyMiddleware, check_model, check_tier, request_key
+from edgecloud.security.keys import ApiKey, KeyStore
 from edgecloud.serving.errors import EXCEPTION_HANDLERS, read_bytes
 from edgecloud.serving.server import EmbeddedServer
 
@@ -39,6 +44,9 @@ async def _serve(request: Request, kind: str) -> Response:
     gateway: Gateway = request.app.state.gateway
     started = time.perf_counter()
     inbound = parse_inbound(kind, await read_bytes(request, gateway.topology.max_body_bytes))
+    key = request_key(request)
+    if key is not None:
+        inbound = _authorize(request, key, inbound)
     if inbound.stream:  # the relay stops the upstream when a streaming client leaves
         return await _answer(request, gateway, inbound, started)
     # A client that leaves before a whole answer arrives cancels this handler, and with it the upstream
@@ -60,6 +68,9 @@ async def _answer(request: Request, gateway: Gateway, inbound: Inbound, started:
     kind = inbound.kind
     headers = request.headers
     placement = gateway.place(inbound, headers.get("x-edgecloud-tier"), headers.get("x-request-id"))
+    key = request_key(request)
+    if key is not None and key.tiers:
+        placement = _within_scope(gateway, placement, key)
     if placement.decision.cascade and gateway.cascade is not None:
         return await _cascade(gateway, inbound, placement, started)
     assert gateway.proxy is not None
@@ -70,6 +81,36 @@ async def _answer(request: Request, gateway: Gateway, inbound: Inbound, started:
         return stream_response(gateway, opened, inbound, started, _restorer(placement, opened))
     body, data = await read_whole(gateway, opened, inbound, started)
     return _finish(gateway, placement, opened, inbound, started, body, data)
+
+
+def _authorize(request: Request, key: ApiKey, inbound: Inbound) -> Inbound:
+    """403 for a model or an explicitly asked tier outside the key's scope; the key id goes to the log."""
+    if inbound.model != AUTO and task_alias(inbound.model) is None:
+        check_model(request, inbound.model)
+    hint = request.headers.get("x-edgecloud-tier") or inbound.metadata.get("tier")
+    if isinstance(hint, str):
+        check_tier(request, hint)
+    return replace(inbound, key_id=key.id)
+
+
+def _within_scope(gateway: Gateway, placement: Placement, key: ApiKey) -> Placement:
+    """A key limited to some tiers keeps its requests there (no cascade or failover beyond them)."""
+    allowed = [name for name in gateway.tiers if key.allows_tier(name)]
+    decision = placement.decision
+    if decision.tier in allowed and len(allowed) == len(gateway.tiers):
+        return placement
+    if not allowed or (decision.pinned and decision.tier not in allowed):
+        raise Forbidden(
+            f"key {key.id} may not use the {decision.tier} tier ({decision.reason})", code="tier_not_allowed"
+        )
+    tier = decision.tier if decision.tier in allowed else allowed[0]
+    scoped = Decision(
+        tier,
+        "scope" if tier != decision.tier else decision.policy,
+        f"key {key.id} may use only {', '.join(allowed)}; {decision.reason}",
+        pinned=True,
+    )
+    return replace(placement, decision=scoped)
 
 
 def _finish(
@@ -218,7 +259,9 @@ async def metrics(request: Request) -> Response:
     return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def create_gateway_app(gateway: Gateway, embedded: Sequence[EmbeddedServer] = ()) -> Starlette:
+def create_gateway_app(
+    gateway: Gateway, embedded: Sequence[EmbeddedServer] = (), keys: KeyStore | None = None
+) -> Starlette:
     """`embedded`: servers (e.g. an edge node) that live in this process and start before the gateway."""
 
     @asynccontextmanager
@@ -239,6 +282,9 @@ def create_gateway_app(gateway: Gateway, embedded: Sequence[EmbeddedServer] = ()
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    middleware = [Middleware(ApiKeyMiddleware, store=keys)] if keys is not None else []
+    app = Starlette(
+        routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan, middleware=middleware
+    )
     app.state.gateway = gateway
     return app

@@ -25,6 +25,7 @@ class DecisionRecord:
     cost: float = 0.0
     escalated: bool = False
     attempts: int = 1
+    key_id: str = ""
     prompt: str | None = None
 
 

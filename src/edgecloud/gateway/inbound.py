@@ -20,6 +20,7 @@ class Inbound:
     kind: str  # chat | completion | embedding
     body: dict[str, Any]
     raw: bytes
+    key_id: str = ""  # the API key's id, for the decision log (never the key)
 
     @property
     def model(self) -> str:
@@ -121,7 +122,7 @@ def redacted(inbound: Inbound, redactor: Redactor) -> Inbound:
             else redactor.redact(str(value))
         )
     raw = json.dumps(body, separators=(",", ":")).encode()
-    return Inbound(inbound.kind, body, raw)
+    return Inbound(inbound.kind, body, raw, inbound.key_id)
 
 
 def _redact_message(message: Any, redactor: Redactor) -> Any:

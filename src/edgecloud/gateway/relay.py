@@ -93,6 +93,7 @@ def record_for(
         completion_tokens=completion,
         escalated=escalated,
         attempts=opened.attempts,
+        key_id=inbound.key_id,
         prompt=inbound.text(),
     )
 

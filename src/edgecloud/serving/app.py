@@ -8,10 +8,13 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from edgecloud.catalogue import Catalogue, ModelSpec
 from edgecloud.config import NodeSettings
+from edgecloud.security.auth import ApiKeyMiddleware
+from edgecloud.security.keys import KeyStore
 from edgecloud.serving.context import NodeContext
 from edgecloud.serving.errors import EXCEPTION_HANDLERS
 from edgecloud.serving.metrics import NodeMetrics
@@ -45,7 +48,7 @@ def build_context(
     return NodeContext(settings=settings, pool=pool, metrics=metrics)
 
 
-def create_app(ctx: NodeContext) -> Starlette:
+def create_app(ctx: NodeContext, keys: KeyStore | None = None) -> Starlette:
     """Models load in a background thread so the server answers /health (503 "loading") at once."""
 
     @asynccontextmanager
@@ -64,10 +67,9 @@ def create_app(ctx: NodeContext) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
+    middleware = [Middleware(ApiKeyMiddleware, store=keys)] if keys is not None else []
     app = Starlette(
-        routes=routes,
-        exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=lifespan,
+        routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan, middleware=middleware
     )
     app.state.ctx = ctx
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from edgecloud.security.auth import check_model, check_tier
 from edgecloud.serving.context import NodeContext
 from edgecloud.serving.errors import parse_body
 from edgecloud.serving.openai_format import ChatFormat, CompletionFormat
@@ -20,6 +21,8 @@ async def _generate(
 ) -> Response:
     ctx: NodeContext = request.app.state.ctx
     body = await parse_body(request, schema, ctx.settings.max_body_bytes)
+    check_model(request, body.model)
+    check_tier(request, ctx.settings.tier)
     handle = ctx.pool.get(body.model)
     request_id = ctx.request_id(prefix)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)

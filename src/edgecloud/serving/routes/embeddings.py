@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from edgecloud.errors import InvalidRequest
+from edgecloud.security.auth import check_model, check_tier
 from edgecloud.serving.context import NodeContext
 from edgecloud.serving.errors import parse_body
 from edgecloud.serving.openai_format import usage_body
@@ -19,6 +20,8 @@ from edgecloud.serving.protocol import EmbeddingRequest
 async def embeddings(request: Request) -> Response:
     ctx: NodeContext = request.app.state.ctx
     body = await parse_body(request, EmbeddingRequest, ctx.settings.max_body_bytes)
+    check_model(request, body.model)
+    check_tier(request, ctx.settings.tier)
     handle = ctx.pool.get(body.model)
     if handle.batcher is None:
         raise InvalidRequest(f"model {handle.name!r} does not produce embeddings", param="model")

@@ -7,13 +7,17 @@ import time
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from edgecloud.security.auth import request_key
 from edgecloud.serving.context import NodeContext
 
 
 async def list_models(request: Request) -> Response:
     ctx: NodeContext = request.app.state.ctx
     data = []
+    key = request_key(request)
     for handle in ctx.pool.handles():
+        if key is not None and not key.allows_model(handle.name):
+            continue  # a key sees only the models it may use
         spec = handle.spec
         data.append(
             {
