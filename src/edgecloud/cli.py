@@ -17,6 +17,7 @@ from rich.table import Table
 from edgecloud.catalogue import Catalogue
 from edgecloud.config import NodeSettings
 from edgecloud.errors import EdgecloudError
+from edgecloud.privacy.telemetry_cli import telemetry_app
 from edgecloud.security.keys import KeyStore
 from edgecloud.security.keys_cli import keys_app
 
@@ -37,6 +38,7 @@ bench_app = typer.Typer(help="Measure engines, nodes and gateways.", no_args_is_
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 app.add_typer(keys_app, name="keys")
+app.add_typer(telemetry_app, name="telemetry")
 console = Console(stderr=True)
 T = TypeVar("T")
 
