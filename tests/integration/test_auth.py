@@ -150,3 +150,28 @@ def test_logs_name_key_ids_never_keys(gateway: GatewayProcess, keys: tuple[Path,
     assert any(r["key_id"] == made["full"].split("_")[1] for r in records)
     assert all(secret not in text for secret in made.values())
     assert all(secret not in gateway.log_tail(100_000) for secret in made.values())
+
+
+def test_each_tenant_gets_its_own_privacy_mode(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "tenants.json")
+    redacting = _bearer(store.create("analytics", privacy="redact")[1])
+    strict = _bearer(store.create("clinic", privacy="block")[1])
+    default = _bearer(store.create("app")[1])
+    private = {"model": "auto", "messages": [{"role": "user", "content": "mail jane.doe@example.com today"}]}
+    with EchoProcess() as edge, EchoProcess() as cloud:
+        edge.wait_ready(30)
+        cloud.wait_ready(30)
+        with GatewayProcess(
+            edge=edge.url, cloud=cloud.url, args=["--keys", str(tmp_path / "tenants.json")]
+        ) as gw:
+            gw.wait_ready(30)
+            to_cloud = {"x-edgecloud-tier": "cloud"}
+            r = httpx.post(f"{gw.url}/v1/chat/completions", json=private, headers={**redacting, **to_cloud})
+            assert r.headers["x-edgecloud-tier"] == "cloud"  # redacted, so it may leave the edge
+            assert "jane.doe@example.com" in r.json()["choices"][0]["message"]["content"]  # restored
+            r = httpx.post(f"{gw.url}/v1/chat/completions", json=private, headers={**default, **to_cloud})
+            assert r.headers["x-edgecloud-tier"] == "edge"  # the gateway's keep-local
+            r = httpx.post(f"{gw.url}/v1/chat/completions", json=private, headers={**strict, **to_cloud})
+            assert r.status_code == 403
+            captured = "\n".join(httpx.get(f"{cloud.url}/captured").json()["bodies"])
+            assert "jane.doe@example.com" not in captured

@@ -67,8 +67,13 @@ async def _serve(request: Request, kind: str) -> Response:
 async def _answer(request: Request, gateway: Gateway, inbound: Inbound, started: float) -> Response:
     kind = inbound.kind
     headers = request.headers
-    placement = gateway.place(inbound, headers.get("x-edgecloud-tier"), headers.get("x-request-id"))
     key = request_key(request)
+    placement = gateway.place(
+        inbound,
+        headers.get("x-edgecloud-tier"),
+        headers.get("x-request-id"),
+        key.privacy if key is not None else None,
+    )
     if key is not None and key.tiers:
         placement = _within_scope(gateway, placement, key)
     if placement.decision.cascade and gateway.cascade is not None:

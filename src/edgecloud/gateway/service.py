@@ -16,7 +16,7 @@ from edgecloud.gateway.decisions import DecisionLog, DecisionRecord
 from edgecloud.gateway.inbound import AUTO, Inbound, estimate_tokens, redacted, task_alias, tier_payload
 from edgecloud.gateway.metrics import GatewayMetrics
 from edgecloud.gateway.netprobe import probe_forever, probe_once
-from edgecloud.gateway.placement import Decision, RequestView, TierStates
+from edgecloud.gateway.placement import Decision, PlacementChain, RequestView, TierStates
 from edgecloud.gateway.policies import build_chain
 from edgecloud.gateway.policies.cascade import CascadePolicy
 from edgecloud.gateway.policies.privacy import PrivacyPolicy
@@ -72,6 +72,7 @@ class Gateway:
         self.chain = build_chain(topology.policies, topology.policy_settings)
         self.cascade = next((p for p in self.chain.policies if isinstance(p, CascadePolicy)), None)
         self.privacy = next((p for p in self.chain.policies if isinstance(p, PrivacyPolicy)), None)
+        self._tenant_chains: dict[str, tuple[PlacementChain, PrivacyPolicy | None]] = {}
         period = float(topology.policy_settings.get("cost", {}).get("period_s", 86_400.0))
         self.costs = CostMeter(period, clock)
         self.metrics = GatewayMetrics()
@@ -130,15 +131,23 @@ class Gateway:
                     0 if upstream.breaker.would_allow() else 1
                 )
 
-    def place(self, inbound: Inbound, tier_header: str | None, request_id: str | None = None) -> Placement:
+    def place(
+        self,
+        inbound: Inbound,
+        tier_header: str | None,
+        request_id: str | None = None,
+        privacy_mode: str | None = None,
+    ) -> Placement:
+        """`privacy_mode`: a tenant's own mode (from its API key) instead of the gateway's."""
         view = self._view(inbound, tier_header)
         states = self.states()
-        decision = self.chain.place(view, states)
+        chain, privacy = self._chain_for(privacy_mode)
+        decision = chain.place(view, states)
         redactor = None
-        if self.privacy is not None:
-            decision = self.privacy.keep_local(decision, view, states)
-            if self.privacy.mode == "redact" and self.privacy.findings(view):
-                redactor = Redactor(self.privacy.detectors)
+        if privacy is not None:
+            decision = privacy.keep_local(decision, view, states)
+            if privacy.mode == "redact" and privacy.findings(view):
+                redactor = Redactor(privacy.detectors)
         requested = AUTO if task_alias(inbound.model) else inbound.model
         models = {name: self._model_on(tier, requested, inbound.kind) for name, tier in self.tiers.items()}
         if requested != AUTO:
@@ -147,6 +156,17 @@ class Gateway:
         self.metrics.child(self.metrics.placements, decision.tier, decision.policy).inc()
         request_id = request_id or f"gw-{self._id_prefix}-{next(self._ids):x}"
         return Placement(decision, models, view, request_id, redactor, states.edge)
+
+    def _chain_for(self, privacy_mode: str | None) -> tuple[PlacementChain, PrivacyPolicy | None]:
+        if privacy_mode is None or self.privacy is None or privacy_mode == self.privacy.mode:
+            return self.chain, self.privacy
+        if privacy_mode not in self._tenant_chains:
+            settings = {**self.topology.policy_settings}
+            settings["privacy"] = {**settings.get("privacy", {}), "mode": privacy_mode}
+            chain = build_chain(self.topology.policies, settings)
+            privacy = next(p for p in chain.policies if isinstance(p, PrivacyPolicy))
+            self._tenant_chains[privacy_mode] = (chain, privacy)
+        return self._tenant_chains[privacy_mode]
 
     def payload_for(
         self, placement: Placement, inbound: Inbound, *, logprobs: bool = False

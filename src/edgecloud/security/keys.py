@@ -25,6 +25,7 @@ class ApiKey:
     models: tuple[str, ...] = ()  # empty: every model
     tiers: tuple[str, ...] = ()  # empty: every tier
     rpm: int | None = None  # requests per minute; None: unlimited
+    privacy: str | None = None  # this tenant's gateway privacy mode (keep-local, redact, block)
     created: float = field(default_factory=time.time)
 
     def allows_model(self, model: str) -> bool:
@@ -57,14 +58,20 @@ class KeyStore:
             raise InvalidRequest(f"{self.path} is not an edgecloud key file: {exc}") from None
 
     def create(
-        self, name: str, *, models: tuple[str, ...] = (), tiers: tuple[str, ...] = (), rpm: int | None = None
+        self,
+        name: str,
+        *,
+        models: tuple[str, ...] = (),
+        tiers: tuple[str, ...] = (),
+        rpm: int | None = None,
+        privacy: str | None = None,
     ) -> tuple[ApiKey, str]:
         """A new key; the returned secret is the only copy anywhere."""
         key_id = secrets.token_hex(4)
         while key_id in self._keys:
             key_id = secrets.token_hex(4)
         secret = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
-        record = ApiKey(key_id, name, _digest(secret), models, tiers, rpm)
+        record = ApiKey(key_id, name, _digest(secret), models, tiers, rpm, privacy)
         self._keys[key_id] = record
         self._save()
         return record, secret

@@ -30,9 +30,17 @@ def create(
         str | None, typer.Option(help="comma-separated tiers this key may use (default all)")
     ] = None,
     rpm: Annotated[int | None, typer.Option(help="requests per minute (default unlimited)")] = None,
+    privacy: Annotated[
+        str | None,
+        typer.Option(help="this tenant's privacy mode at the gateway: keep-local, redact or block"),
+    ] = None,
 ) -> None:
     """Make a key and print it once: it is not stored anywhere, only its hash is."""
-    record, secret = KeyStore(keys).create(name, models=_split(models), tiers=_split(tiers), rpm=rpm)
+    if privacy not in (None, "keep-local", "redact", "block"):
+        raise typer.BadParameter("--privacy is keep-local, redact or block")
+    record, secret = KeyStore(keys).create(
+        name, models=_split(models), tiers=_split(tiers), rpm=rpm, privacy=privacy
+    )
     Console(stderr=True).print(f"key {record.id} for {name!r} (store it now; it cannot be shown again):")
     print(secret)
 
@@ -40,10 +48,15 @@ def create(
 @keys_app.command("list")
 def list_keys(keys: KeysFile) -> None:
     """Key ids, names and scopes (never the keys)."""
-    table = Table("id", "name", "models", "tiers", "rpm")
+    table = Table("id", "name", "models", "tiers", "rpm", "privacy")
     for key in KeyStore(keys).records():
         table.add_row(
-            key.id, key.name, ",".join(key.models) or "all", ",".join(key.tiers) or "all", str(key.rpm or "-")
+            key.id,
+            key.name,
+            ",".join(key.models) or "all",
+            ",".join(key.tiers) or "all",
+            str(key.rpm or "-"),
+            key.privacy or "gateway's",
         )
     Console().print(table)
 
