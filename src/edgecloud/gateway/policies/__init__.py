@@ -13,6 +13,7 @@ from edgecloud.gateway.policies.hint import HintPolicy
 from edgecloud.gateway.policies.latency import LatencyPolicy
 from edgecloud.gateway.policies.offline import OfflinePolicy
 from edgecloud.gateway.policies.privacy import PrivacyPolicy
+from edgecloud.gateway.policies.router import RouterPolicy
 from edgecloud.gateway.policies.task import TaskPolicy
 
 POLICIES: dict[str, type[Any]] = {
@@ -23,6 +24,7 @@ POLICIES: dict[str, type[Any]] = {
     "latency": LatencyPolicy,
     "cost": CostPolicy,
     "cascade": CascadePolicy,
+    "router": RouterPolicy,  # opt-in: needs policy_settings.router.path (see `edgecloud router train`)
 }
 DEFAULT_ORDER = ("privacy", "hint", "task", "offline", "latency", "cost", "cascade")
 

@@ -1,0 +1,106 @@
+"""The router network and its training: a small MLP on MiniLM sentence embeddings that predicts
+"the edge's answer will be good enough". Central training (no DP) is the reference the federated,
+differentially private training is measured against."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+EMBEDDING_MODEL = "all-minilm-l6-v2"
+
+
+class RouterNet(nn.Module):
+    def __init__(self, dim: int = 384, hidden: int = 64) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x).squeeze(-1)
+
+
+@dataclass(frozen=True)
+class Split:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def split(x: np.ndarray, y: np.ndarray, test_share: float = 0.25, seed: int = 0) -> Split:
+    """Stratified: both classes keep their share in the test set."""
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(y), dtype=bool)
+    for label in (0, 1):
+        index = np.flatnonzero(y == label)
+        rng.shuffle(index)
+        test[index[: round(len(index) * test_share)]] = True
+    return Split(x[~test], y[~test], x[test], y[test])
+
+
+def embed(texts: Sequence[str], cache_dir: Path | None = None) -> np.ndarray:
+    """MiniLM sentence embeddings from the bundled model (the node's own encoder runtime)."""
+    from dataclasses import replace
+
+    from edgecloud.catalogue import Catalogue, LocalPath
+    from edgecloud.config import NodeSettings
+    from edgecloud.runtimes.transformers import TransformersEncoder
+
+    catalogue = Catalogue(cache_dir or NodeSettings().cache_dir)
+    spec = catalogue.resolve(EMBEDDING_MODEL)
+    spec = replace(spec, source=LocalPath(catalogue.materialize(spec)))
+    encoder = TransformersEncoder()
+    encoder.load(spec)
+    batches = [encoder.embed(list(texts[i : i + 64])) for i in range(0, len(texts), 64)]
+    return np.concatenate(batches).astype(np.float32)
+
+
+def train_central(
+    x: np.ndarray, y: np.ndarray, *, epochs: int = 60, lr: float = 0.01, seed: int = 0
+) -> RouterNet:
+    torch.manual_seed(seed)
+    net = RouterNet(x.shape[1])
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
+    features, labels = torch.from_numpy(x), torch.from_numpy(y.astype(np.float32))
+    loss_fn = nn.BCEWithLogitsLoss()
+    for _ in range(epochs):
+        for batch in torch.randperm(len(labels)).split(32):
+            optimizer.zero_grad()
+            loss_fn(net(features[batch]), labels[batch]).backward()
+            optimizer.step()
+    return net
+
+
+def accuracy(net: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+    with torch.no_grad():
+        predicted = (net(torch.from_numpy(x)) > 0).numpy()
+    return float((predicted == y.astype(bool)).mean())
+
+
+def get_weights(net: nn.Module) -> list[np.ndarray]:
+    return [value.detach().cpu().numpy().copy() for value in net.state_dict().values()]
+
+
+def set_weights(net: nn.Module, weights: Sequence[np.ndarray]) -> None:
+    keys = list(net.state_dict().keys())
+    net.load_state_dict({k: torch.from_numpy(np.asarray(w)) for k, w in zip(keys, weights, strict=True)})
+
+
+def save_router(net: RouterNet, folder: Path, meta: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), folder / "router.pt")
+    (folder / "router.json").write_text(json.dumps({"embedding_model": EMBEDDING_MODEL, **meta}, indent=2))
+
+
+def load_router(folder: Path) -> tuple[RouterNet, dict[str, Any]]:
+    meta = json.loads((folder / "router.json").read_text())
+    net = RouterNet(int(meta.get("dim", 384)), int(meta.get("hidden", 64)))
+    net.load_state_dict(torch.load(folder / "router.pt", weights_only=True))
+    return net.eval(), meta
