@@ -84,6 +84,39 @@ def accuracy(net: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((predicted == y.astype(bool)).mean())
 
 
+def probabilities(net: nn.Module, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return torch.sigmoid(net(torch.from_numpy(x))).numpy()
+
+
+def roc_auc(scores: np.ndarray, y: np.ndarray) -> float:
+    """Probability that a random positive scores above a random negative (Mann-Whitney U)."""
+    positives, negatives = scores[y == 1], scores[y == 0]
+    if len(positives) == 0 or len(negatives) == 0:
+        return float("nan")
+    greater = (positives[:, None] > negatives[None, :]).sum() + 0.5 * (
+        positives[:, None] == negatives[None, :]
+    ).sum()
+    return float(greater / (len(positives) * len(negatives)))
+
+
+def youden_threshold(scores: np.ndarray, y: np.ndarray) -> float:
+    """The threshold with the best balanced accuracy: with rare positives, 0.5 would never say "edge"."""
+    best, threshold = -1.0, 0.5
+    for candidate in np.unique(scores):
+        predicted = scores >= candidate
+        tpr = predicted[y == 1].mean() if (y == 1).any() else 0.0
+        tnr = (~predicted)[y == 0].mean() if (y == 0).any() else 0.0
+        if tpr + tnr - 1 > best:
+            best, threshold = tpr + tnr - 1, float(candidate)
+    return threshold
+
+
+def balanced_accuracy(scores: np.ndarray, y: np.ndarray, threshold: float) -> float:
+    predicted = scores >= threshold
+    return float((predicted[y == 1].mean() + (~predicted)[y == 0].mean()) / 2)
+
+
 def get_weights(net: nn.Module) -> list[np.ndarray]:
     return [value.detach().cpu().numpy().copy() for value in net.state_dict().values()]
 
