@@ -34,40 +34,40 @@ def run_experiment(
     x = embed([row.prompt for row in rows])
     y = np.array([row.edge_good for row in rows], dtype=np.int64)
     data = split(x, y, seed=config.seed)
-    majority = float(max(data.y_test.mean(), 1 - data.y_test.mean()))
     central = train_central(data.x_train, data.y_train, seed=config.seed)
     report: dict[str, Any] = {
         "examples": len(rows),
         "test_examples": len(data.y_test),
         "edge_good_share": float(y.mean()),
-        "majority_baseline": majority,
-        "central_no_dp": accuracy(central, data.x_test, data.y_test),
+        "majority_baseline": float(max(data.y_test.mean(), 1 - data.y_test.mean())),
+        "central_no_dp": _scores(central, data),
         "sites": config.sites,
         "rounds": config.rounds,
         "federated": {},
     }
-    best: tuple[float, list[np.ndarray]] | None = None
+    best: tuple[float, RouterNet] | None = None
     for epsilon in epsilons:
         result = simulate(data, replace(config, epsilon=epsilon))
+        net = RouterNet(x.shape[1])
+        set_weights(net, result["weights"])
         report["federated"][f"epsilon={epsilon:g}"] = {
-            "accuracy": result["accuracy"],
-            "history": result["history"],
+            **_scores(net, data),
+            "accuracy_by_round": result["history"],
             "noise_multiplier": float(np.mean(result["noise_multipliers"])),
         }
-        if result["weights"] is not None and (best is None or epsilon > best[0]):
-            best = (epsilon, result["weights"])
+        if best is None or epsilon > best[0]:
+            best = (epsilon, net)
     if out is not None and best is not None:
-        net = RouterNet(x.shape[1])
-        set_weights(net, best[1])
+        scores = report["federated"][f"epsilon={best[0]:g}"]
         save_router(
-            net,
+            best[1],
             out,
             {
                 "dim": int(x.shape[1]),
                 "hidden": 64,
-                "threshold": 0.5,
+                "threshold": scores["tuned_threshold"],
                 "trained": f"federated, {config.sites} sites, DP epsilon={best[0]:g}",
-                "test_accuracy": report["federated"][f"epsilon={best[0]:g}"]["accuracy"],
+                "test_roc_auc": scores["roc_auc"],
             },
         )
     return report
