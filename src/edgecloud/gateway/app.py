@@ -37,6 +37,7 @@ from edgecloud.security.keys import ApiKey, KeyStore
 from edgecloud.serving.errors import EXCEPTION_HANDLERS, read_bytes
 from edgecloud.serving.server import EmbeddedServer
 
+WATCH_AFTER_S = 0.05
 PATHS = {"chat": "/v1/chat/completions", "completion": "/v1/completions", "embedding": "/v1/embeddings"}
 
 
@@ -50,18 +51,24 @@ async def _serve(request: Request, kind: str) -> Response:
     if inbound.stream:  # the relay stops the upstream when a streaming client leaves
         return await _answer(request, gateway, inbound, started)
     # A client that leaves before a whole answer arrives cancels this handler, and with it the upstream
-    # request: the closed connection stops generation there.
+    # request: the closed connection stops generation there. The watcher starts only once the answer
+    # takes longer than WATCH_AFTER_S: fast answers (most of them) skip its cost entirely.
     handler = asyncio.current_task()
-    watcher = asyncio.create_task(_cancel_on_disconnect(request, handler))
+    watchers: list[asyncio.Task[None]] = []
+    timer = asyncio.get_running_loop().call_later(
+        WATCH_AFTER_S, lambda: watchers.append(asyncio.ensure_future(_cancel_on_disconnect(request, handler)))
+    )
     try:
         return await _answer(request, gateway, inbound, started)
     except asyncio.CancelledError:
-        if not watcher.done() or handler is None:
+        if not (watchers and watchers[0].done()) or handler is None:
             raise  # a real shutdown, not a client that left
         handler.uncancel()
         return Response(status_code=499)  # "client closed request": nobody is there to read it
     finally:
-        watcher.cancel()
+        timer.cancel()
+        for watcher in watchers:
+            watcher.cancel()
 
 
 async def _answer(request: Request, gateway: Gateway, inbound: Inbound, started: float) -> Response:
