@@ -43,6 +43,9 @@ app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(router_app, name="router")
 console = Console(stderr=True)
 T = TypeVar("T")
+SslCertfile = Annotated[Path | None, typer.Option(help="serve HTTPS with this certificate (PEM)")]
+SslKeyfile = Annotated[Path | None, typer.Option(help="the certificate's private key (PEM)")]
+KeysFile = Annotated[Path | None, typer.Option(help="require API keys from this key file (edgecloud keys)")]
 
 
 def _size(n: int | None) -> str:
@@ -122,11 +125,9 @@ def serve(
     tier: Annotated[str | None, typer.Option(help="tier label for metrics [default: edge]")] = None,
     n_ctx: Annotated[int | None, typer.Option("--n-ctx", help="decoder context window")] = None,
     max_queue: Annotated[int | None, typer.Option(help="queued requests per decoder before 429")] = None,
-    ssl_certfile: Annotated[Path | None, typer.Option(help="serve HTTPS with this certificate (PEM)")] = None,
-    ssl_keyfile: Annotated[Path | None, typer.Option(help="the certificate's private key (PEM)")] = None,
-    keys: Annotated[
-        Path | None, typer.Option(help="require API keys from this key file (edgecloud keys)")
-    ] = None,
+    ssl_certfile: SslCertfile = None,
+    ssl_keyfile: SslKeyfile = None,
+    keys: KeysFile = None,
 ) -> None:
     """Serve models over an OpenAI-compatible HTTP API."""
     from edgecloud.serving.app import build_context, create_app
@@ -188,11 +189,9 @@ def gateway(
         typer.Option(help="serve this model as the edge tier inside this process; repeatable"),
     ] = None,
     upstream_ca: Annotated[Path | None, typer.Option(help="CA bundle that signs https upstreams")] = None,
-    ssl_certfile: Annotated[Path | None, typer.Option(help="serve HTTPS with this certificate (PEM)")] = None,
-    ssl_keyfile: Annotated[Path | None, typer.Option(help="the certificate's private key (PEM)")] = None,
-    keys: Annotated[
-        Path | None, typer.Option(help="require API keys from this key file (edgecloud keys)")
-    ] = None,
+    ssl_certfile: SslCertfile = None,
+    ssl_keyfile: SslKeyfile = None,
+    keys: KeysFile = None,
 ) -> None:
     """One OpenAI-compatible endpoint in front of the edge and cloud tiers; each request placed, and why."""
     from edgecloud.gateway.app import create_gateway_app

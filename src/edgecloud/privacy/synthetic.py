@@ -121,22 +121,8 @@ def detection_quality(
     count: int = 700, seed: int = 1, detectors: list[Detector] | None = None
 ) -> dict[str, dict[str, float]]:
     """Precision and recall per entity type on seeded prompts plus lookalike-only negatives."""
-    truth, found, hits = Counter[str](), Counter[str](), Counter[str]()
     samples = [(s.prompt, s.values) for s in seeded_prompts(count, seed)] + [(n, ()) for n in NEGATIVES * 20]
-    for prompt, values in samples:
-        expected = {(kind, value) for kind, value in values}
-        detected = {(f.kind, f.text) for f in find_pii(prompt, detectors)}
-        truth.update(kind for kind, _ in expected)
-        found.update(kind for kind, _ in detected)
-        hits.update(kind for kind, _ in expected & detected)
-    return {
-        kind: {
-            "precision": hits[kind] / found[kind] if found[kind] else 1.0,
-            "recall": hits[kind] / truth[kind] if truth[kind] else 1.0,
-            "support": float(truth[kind]),
-        }
-        for kind in KINDS
-    }
+    return quality(samples, KINDS, detectors)
 
 
 CITIES = ("Berlin", "Lisbon", "Nairobi", "Tokyo", "Toronto", "Madrid", "Cairo", "Oslo", "Lima", "Seoul")
