@@ -357,6 +357,30 @@ def bench_engine(
     raise typer.Exit(run_engine_bench(model, max_tokens, runs, threads, out, console))
 
 
+@app.command()
+def netem(
+    listen: Annotated[str, typer.Option(help="HOST:PORT to accept on")],
+    upstream: Annotated[str, typer.Option(help="HOST:PORT to forward to")],
+    rtt: Annotated[str | None, typer.Option(help="added round-trip time, e.g. 80ms")] = None,
+    jitter: Annotated[str | None, typer.Option(help="+/- per-packet jitter, e.g. 10ms")] = None,
+    bandwidth: Annotated[str | None, typer.Option(help="cap per direction, e.g. 10mbit")] = None,
+    loss: Annotated[str | None, typer.Option(help="share of connections reset, e.g. 0.5%")] = None,
+    preset: Annotated[str | None, typer.Option(help="lan, wifi, 4g, satellite or offline")] = None,
+) -> None:
+    """A TCP link emulator (no root): delay, jitter, bandwidth, resets; SIGUSR1 down, SIGUSR2 up."""
+    import asyncio
+
+    from edgecloud.bench.netem import LinkEmulator, host_port, profile_from, serve_link
+
+    try:
+        profile = profile_from(preset, rtt, jitter, bandwidth, loss)
+    except (ValueError, KeyError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    emulator = LinkEmulator(host_port(listen), host_port(upstream), profile, online=preset != "offline")
+    console.print(f"netem {listen} -> {upstream}: {profile}")
+    asyncio.run(serve_link(emulator))
+
+
 @bench_app.command("gateway")
 def bench_gateway(
     requests: Annotated[int, typer.Option(help="sequential requests per path")] = 1000,
