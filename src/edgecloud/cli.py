@@ -381,6 +381,28 @@ def netem(
     asyncio.run(serve_link(emulator))
 
 
+@bench_app.command("load")
+def bench_load(
+    url: Annotated[str, typer.Argument(help="base URL of an OpenAI-compatible server")],
+    model: Annotated[str, typer.Option(help="model name to ask for")] = "auto",
+    concurrency: Annotated[str | None, typer.Option(help="closed loop levels, e.g. 1,4,16")] = None,
+    rate: Annotated[str | None, typer.Option(help="open loop Poisson rates per second, e.g. 2,5,10")] = None,
+    requests: Annotated[int, typer.Option(help="requests per level")] = 100,
+    prompts: Annotated[
+        str, typer.Option(help="FILE (lines or JSONL with prompt), builtin:dialogue|mining")
+    ] = ("builtin:dialogue"),
+    max_tokens: Annotated[int, typer.Option(help="answer length")] = 32,
+    stream: Annotated[bool, typer.Option(help="stream answers (TTFT and inter-token latency)")] = False,
+    out: Annotated[Path | None, typer.Option(help="write JSON results with raw samples here")] = None,
+) -> None:
+    """Load an endpoint at fixed concurrency (closed loop) or Poisson rates (open loop)."""
+    from edgecloud.bench.load_cli import run_load_command
+
+    raise typer.Exit(
+        run_load_command(url, model, concurrency, rate, requests, prompts, max_tokens, stream, out, console)
+    )
+
+
 @bench_app.command("gateway")
 def bench_gateway(
     requests: Annotated[int, typer.Option(help="sequential requests per path")] = 1000,
