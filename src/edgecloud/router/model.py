@@ -45,8 +45,8 @@ def split(x: np.ndarray, y: np.ndarray, test_share: float = 0.25, seed: int = 0)
     return Split(x[~test], y[~test], x[test], y[test])
 
 
-def embed(texts: Sequence[str], cache_dir: Path | None = None) -> np.ndarray:
-    """MiniLM sentence embeddings from the bundled model (the node's own encoder runtime)."""
+def load_encoder(threads: int | None = None, cache_dir: Path | None = None) -> Any:
+    """The bundled MiniLM through the node's own encoder runtime (what the router's inputs are)."""
     from dataclasses import replace
 
     from edgecloud.catalogue import Catalogue, LocalPath
@@ -56,8 +56,14 @@ def embed(texts: Sequence[str], cache_dir: Path | None = None) -> np.ndarray:
     catalogue = Catalogue(cache_dir or NodeSettings().cache_dir)
     spec = catalogue.resolve(EMBEDDING_MODEL)
     spec = replace(spec, source=LocalPath(catalogue.materialize(spec)))
-    encoder = TransformersEncoder()
+    encoder = TransformersEncoder(n_threads=threads)
     encoder.load(spec)
+    return encoder
+
+
+def embed(texts: Sequence[str], cache_dir: Path | None = None) -> np.ndarray:
+    """MiniLM sentence embeddings, 64 texts a forward pass."""
+    encoder = load_encoder(cache_dir=cache_dir)
     batches = [encoder.embed(list(texts[i : i + 64])) for i in range(0, len(texts), 64)]
     return np.concatenate(batches).astype(np.float32)
 

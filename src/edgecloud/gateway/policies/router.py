@@ -44,21 +44,7 @@ class RouterPolicy:
     def _embed(self, text: str) -> Any:
         with self._lock:
             if self._encoder is None:
-                self._encoder = _load_encoder()
+                from edgecloud.router.model import load_encoder
+
+                self._encoder = load_encoder(threads=1)
             return self._encoder.embed([text])[0]
-
-
-def _load_encoder() -> Any:
-    from dataclasses import replace
-
-    from edgecloud.catalogue import Catalogue, LocalPath
-    from edgecloud.config import NodeSettings
-    from edgecloud.router.model import EMBEDDING_MODEL
-    from edgecloud.runtimes.transformers import TransformersEncoder
-
-    catalogue = Catalogue(NodeSettings().cache_dir)
-    spec = catalogue.resolve(EMBEDDING_MODEL)
-    spec = replace(spec, source=LocalPath(catalogue.materialize(spec)))
-    encoder = TransformersEncoder(n_threads=1)
-    encoder.load(spec)
-    return encoder
