@@ -228,3 +228,36 @@ def test_a_slow_upstream_times_out_and_the_request_fails_over(tmp_path: Path) ->
     assert r.status_code == 200 and r.headers["x-edgecloud-tier"] == "edge"
     assert "failover from cloud" in r.headers["x-edgecloud-reason"]
     assert elapsed < 2.5  # the 0.5 s first-token timeout cut the 3 s wait short
+
+
+def test_an_upstream_that_was_full_takes_traffic_again_once_it_answers(tmp_path: Path) -> None:
+    import asyncio as aio
+
+    from edgecloud.gateway.placement import Decision
+    from edgecloud.gateway.service import Gateway
+    from edgecloud.gateway.topology import load_topology
+
+    with EchoProcess() as edge:
+        edge.wait_ready(30)
+
+        async def scenario() -> tuple[bool, bool]:
+            gateway = Gateway(load_topology(edge=edge.url, env={}))
+            await gateway.start()
+            upstream = gateway.tiers["edge"].upstreams[0]
+            upstream.overloaded = True  # as after a 429
+            gateway.invalidate()
+            before = gateway.states().get("edge").overloaded
+            assert gateway.proxy is not None
+            opened = await gateway.proxy.open(
+                Decision("edge", "test", "t"),
+                "/v1/chat/completions",
+                lambda tier: b'{"model": "echo-1", "messages": []}',
+            )
+            opened.response.release()
+            gateway.invalidate()
+            after = gateway.states().get("edge").overloaded
+            await gateway.stop()
+            return before, after
+
+        before, after = aio.run(scenario())
+    assert before and not after

@@ -131,6 +131,7 @@ class Proxy:
         status = response.status
         if status < 500 and status != 429:
             upstream.breaker.success()  # 4xx: the upstream works; the request is the client's problem
+            upstream.overloaded = False  # it took this request, so its queue has room again
             return response
         response.release()
         if status == 429:
