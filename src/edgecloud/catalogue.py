@@ -11,7 +11,7 @@ import importlib.util
 import json
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -365,7 +365,3 @@ def _gguf_quantization(path: Path) -> str:
         return LlamaFileType(int(field_.contents())).name.removeprefix("MOSTLY_")
     except Exception:  # a header we cannot read still serves; the quantization is only informative
         return "unknown"
-
-
-def with_name(spec: ModelSpec, name: str) -> ModelSpec:
-    return replace(spec, name=name)

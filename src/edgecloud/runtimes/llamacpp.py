@@ -69,12 +69,6 @@ class LlamaCppRuntime:
                 bos_token=self._token_text(self._llm.token_bos()),
             )
 
-    @property
-    def capabilities_for_model(self) -> frozenset[Capability]:
-        if self._formatter is None:
-            return frozenset({Capability.COMPLETION, Capability.LOGPROBS})
-        return self.capabilities
-
     def preprocess(self, request: InferenceRequest) -> Prepared:
         llm = self._llm
         if request.kind == "chat":
@@ -143,9 +137,6 @@ class LlamaCppRuntime:
         if self._llm is not None:
             self._llm.close()
             self._llm = None
-
-    def count_tokens(self, text: str) -> int:
-        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _chat_tokens(self, request: InferenceRequest) -> list[int]:
         if self._formatter is None:
