@@ -21,9 +21,15 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 LLAMA_TAG := $(shell printf '%s' "$(LLAMA_VERSION) $(LLAMA_CMAKE_ARGS)" | sha256sum | cut -c1-12)
 WHEEL_DIR := $(HOME)/.cache/edgecloud/wheels/llama-$(LLAMA_TAG)
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install system-deps demo test lint typecheck unit bench clean
 
-install: $(STAMP)
+install: $(STAMP) system-deps
+
+# Debian packages the tests use: espeak-ng speaks test audio for the speech endpoint.
+system-deps:
+	@command -v espeak-ng >/dev/null 2>&1 || { echo "installing espeak-ng (Debian)"; \
+	  (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) || \
+	  echo "warning: could not install espeak-ng; speech tests will be skipped"; }
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
