@@ -14,13 +14,16 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
+from edgecloud.bench.scenario_cli import scenario_app
 from edgecloud.catalogue import Catalogue
+from edgecloud.cloud.cli import cloud_app, kg_app
 from edgecloud.config import NodeSettings
 from edgecloud.errors import EdgecloudError
 from edgecloud.privacy.telemetry_cli import telemetry_app
 from edgecloud.router.cli import router_app
 from edgecloud.security.keys import KeyStore
 from edgecloud.security.keys_cli import keys_app
+from edgecloud.train.cli import train_app
 
 if TYPE_CHECKING:
     from edgecloud.serving.server import EmbeddedServer
@@ -38,9 +41,13 @@ models_app = typer.Typer(help="The bundled model catalogue.", no_args_is_help=Tr
 bench_app = typer.Typer(help="Measure engines, nodes and gateways.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
+bench_app.add_typer(scenario_app, name="scenario")
 app.add_typer(keys_app, name="keys")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(router_app, name="router")
+app.add_typer(train_app, name="train")
+app.add_typer(cloud_app, name="cloud")
+app.add_typer(kg_app, name="kg")
 console = Console(stderr=True)
 T = TypeVar("T")
 SslCertfile = Annotated[Path | None, typer.Option(help="serve HTTPS with this certificate (PEM)")]
@@ -125,6 +132,12 @@ def serve(
     tier: Annotated[str | None, typer.Option(help="tier label for metrics [default: edge]")] = None,
     n_ctx: Annotated[int | None, typer.Option("--n-ctx", help="decoder context window")] = None,
     max_queue: Annotated[int | None, typer.Option(help="queued requests per decoder before 429")] = None,
+    max_batch: Annotated[
+        int | None, typer.Option(help="transformers decoders: sequences per decode step [default: 32]")
+    ] = None,
+    max_batch_tokens: Annotated[
+        int | None, typer.Option(help="transformers decoders: tokens per step, prompts joining included")
+    ] = None,
     ssl_certfile: SslCertfile = None,
     ssl_keyfile: SslKeyfile = None,
     keys: KeysFile = None,
@@ -142,6 +155,8 @@ def serve(
             "tier": tier,
             "n_ctx": n_ctx,
             "max_queue": max_queue,
+            "max_batch": max_batch,
+            "max_batch_tokens": max_batch_tokens,
         }.items()
         if v is not None
     }
@@ -412,6 +427,121 @@ def bench_gateway(
     from edgecloud.bench.gateway import run_gateway_bench
 
     raise typer.Exit(run_gateway_bench(requests, out, console))
+
+
+@app.command("eval")
+def eval_command(
+    url: Annotated[str, typer.Argument(help="base URL of an OpenAI-compatible server (node or gateway)")],
+    suite: Annotated[
+        str, typer.Option(help="mmlu, openbookqa, commonsenseqa, boolq, nq-open, sentiment or translation")
+    ],
+    model: Annotated[str, typer.Option(help="model name to ask for")] = "auto",
+    limit: Annotated[int | None, typer.Option(help="a seeded random sample of N items")] = None,
+    seed: Annotated[int, typer.Option(help="sampling seed for --limit")] = 0,
+    loglik: Annotated[
+        bool, typer.Option(help="also score options by log-likelihood (completions with echo)")
+    ] = True,
+    concurrency: Annotated[int, typer.Option(help="requests in flight")] = 2,
+    cloud: Annotated[
+        str | None, typer.Option(help="also ask this cloud endpoint and plot the cascade trade-off")
+    ] = None,
+    cloud_model: Annotated[str | None, typer.Option(help="the cloud's model [default: --model]")] = None,
+    signal: Annotated[
+        str, typer.Option(help="edge confidence for the cascade: mean_logprob, min_logprob, first_prob")
+    ] = "mean_logprob",
+    out: Annotated[Path | None, typer.Option(help="folder for records, summary and report")] = None,
+) -> None:
+    """Answer quality on a suite shipped in a wheel: accuracy with 95% intervals, latency, tokens."""
+    from edgecloud.eval.cli import run_eval_command
+    from edgecloud.eval.suites import load_suite
+
+    try:
+        items = load_suite(suite, limit, seed)
+    except EdgecloudError as exc:
+        console.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(
+        run_eval_command(
+            url,
+            model,
+            suite,
+            items,
+            out=out,
+            loglik=loglik,
+            concurrency=concurrency,
+            cloud=cloud,
+            cloud_model=cloud_model,
+            signal=signal,
+            console=Console(),
+        )
+    )
+
+
+@app.command()
+def voice(
+    audio: Annotated[Path, typer.Argument(help="speech to answer: wav, mp3, ogg or flac")],
+    url: Annotated[str | None, typer.Option(help="a node serving Whisper and a chat model")] = None,
+    model: Annotated[str | None, typer.Option(help="speech model [default: whisper-tiny-en]")] = None,
+    chat_model: Annotated[str | None, typer.Option(help="[default: smollm2-135m-instruct]")] = None,
+    system: Annotated[str | None, typer.Option(help="system prompt for the chat model")] = None,
+    max_tokens: Annotated[int, typer.Option(min=1, help="longest answer in tokens")] = 64,
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0, help="chat sampling temperature")] = 0.3,
+    seed: Annotated[int | None, typer.Option(help="chat sampling seed")] = None,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads per engine (in-process)")] = 2,
+) -> None:
+    """Speak to the edge: transcribe AUDIO with Whisper, answer with the chat model, time each stage
+    (decode, transcribe, first token, answer). In this process, or on a node with --url."""
+    from edgecloud.speech.cli import VoiceError, run_voice
+    from edgecloud.speech.voice import DialogueOptions
+
+    options = DialogueOptions(system=system, max_tokens=max_tokens, temperature=temperature, seed=seed)
+    try:
+        run_voice(
+            audio, options, url=url, model=model, chat_model=chat_model, threads=threads, console=console
+        )
+    except VoiceError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[Path | None, typer.Argument(help="scenario YAML (examples/scenarios/)")] = None,
+    out: Annotated[Path | None, typer.Option(help="folder for report.json and report.html")] = None,
+    requests: Annotated[int | None, typer.Option(min=1, help="override the scenario's request count")] = None,
+    mmc: Annotated[bool, typer.Option("--mmc", help="an M/M/c cloud tier instead, beside Erlang C")] = False,
+    servers: Annotated[int, typer.Option(min=1, help="--mmc: replicas")] = 1,
+    arrival_rate: Annotated[float, typer.Option(min=0.0, help="--mmc: arrivals per second")] = 0.5,
+    service_rate: Annotated[float, typer.Option(min=0.0, help="--mmc: services a second per replica")] = 1.0,
+    seed: Annotated[int, typer.Option(help="--mmc: random seed")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="--mmc: print JSON")] = False,
+) -> None:
+    """Simulate a fleet of edge devices and a cloud tier with the gateway's own placement policies."""
+    from edgecloud.sim.cli import run_mmc_command, run_simulate_command
+
+    if mmc:
+        raise typer.Exit(
+            run_mmc_command(servers, arrival_rate, service_rate, requests or 200_000, seed, as_json, console)
+        )
+    if scenario is None:
+        console.print("[red]error:[/] give a SCENARIO.yaml (or --mmc)")
+        raise typer.Exit(2)
+    raise typer.Exit(run_simulate_command(scenario, out, requests, console))
+
+
+@app.command()
+def plan(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML")],
+    slo: Annotated[str, typer.Option(help="e.g. p95_ttft<800ms or cloud_p99_e2e<10s,ttft_attainment>0.9")],
+    minimize: Annotated[str, typer.Option(help="cost, p95_ttft or replicas")] = "cost",
+    requests: Annotated[int, typer.Option(min=100, help="requests simulated per candidate")] = 50_000,
+    max_replicas: Annotated[int | None, typer.Option(min=1, help="largest replica count tried")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the meeting candidates as JSON here")] = None,
+) -> None:
+    """Search cloud replicas, the cloud budget and the policy order for the cheapest plan meeting an SLO."""
+    from edgecloud.sim.cli import run_plan_command
+
+    raise typer.Exit(run_plan_command(scenario, slo, minimize, requests, max_replicas, out, console))
 
 
 def main() -> None:

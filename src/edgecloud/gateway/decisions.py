@@ -1,13 +1,20 @@
 """The decision log: one JSON line per request (time, request id, tier, policy, reason, latency,
-tokens, cost); prompt text only when the topology says log_prompts."""
+tokens, cost); prompt text only when the topology says log_prompts. Each line also carries what
+placement read (`placement`: the request's features without its text, the tier states and the
+decision), so a log can be replayed through the policies offline (`edgecloud.sim.replay`)."""
 
 from __future__ import annotations
 
 import json
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+from edgecloud.gateway.placement import Decision, RequestView, TierState, TierStates
+
+# Everything placement reads from a request but its text (the prompt stays out of the log).
+FEATURES = tuple(f.name for f in fields(RequestView) if f.name != "text")
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,33 @@ class DecisionRecord:
     attempts: int = 1
     key_id: str = ""
     prompt: str | None = None
+    placement: dict[str, Any] | None = None  # placement_features(): what the decision was made from
+
+
+def placement_features(view: RequestView, states: TierStates, decision: Decision) -> dict[str, Any]:
+    """The inputs and output of one placement, JSON-ready and without the prompt text."""
+    request = {name: getattr(view, name) for name in FEATURES}
+    if view.pii is not None:
+        request["pii"] = list(view.pii)
+    return {
+        "request": request,
+        "states": {name: asdict(state) for name, state in states.tiers.items()},
+        "now": states.now,
+        "edge": states.edge,
+        "cloud": states.cloud,
+        "decision": asdict(decision),
+    }
+
+
+def replay_inputs(features: dict[str, Any]) -> tuple[RequestView, TierStates, Decision]:
+    """placement_features() read back: the view (empty text, PII kinds as detected), states, decision."""
+    request = dict(features["request"])
+    if request.get("pii") is not None:
+        request["pii"] = tuple(request["pii"])
+    view = RequestView(text="", **request)
+    tiers = {name: TierState(**state) for name, state in features["states"].items()}
+    states = TierStates(tiers, now=features["now"], edge=features["edge"], cloud=features["cloud"])
+    return view, states, Decision(**features["decision"])
 
 
 class DecisionLog:
@@ -48,6 +82,8 @@ class DecisionLog:
         data = asdict(record)
         if not self.log_prompts or data["prompt"] is None:
             data.pop("prompt")
+        if data["placement"] is None:
+            data.pop("placement")
         line = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
         with self._lock:
             self._file.write(line + "\n")

@@ -33,6 +33,9 @@ class RequestView:
     task: str | None = None  # metadata.task or a model alias
     privacy_hint: str | None = None  # metadata.privacy, e.g. "local"
     wants_logprobs: bool = False
+    # PII kinds found in the text, once detected: the gateway detects once per request, and the
+    # simulator and a decision-log replay carry them without the prompt text. None: not yet detected.
+    pii: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import aiohttp
 
 from edgecloud.errors import Forbidden, InvalidRequest, ModelNotFound
-from edgecloud.gateway.decisions import DecisionLog, DecisionRecord
+from edgecloud.gateway.decisions import DecisionLog, DecisionRecord, placement_features
 from edgecloud.gateway.inbound import AUTO, Inbound, estimate_tokens, redacted, task_alias, tier_payload
 from edgecloud.gateway.metrics import GatewayMetrics
 from edgecloud.gateway.netprobe import probe_forever, probe_once
 from edgecloud.gateway.placement import Decision, PlacementChain, RequestView, TierStates
-from edgecloud.gateway.policies import build_chain
+from edgecloud.gateway.policies import build_chain, place_request
 from edgecloud.gateway.policies.cascade import CascadePolicy
 from edgecloud.gateway.policies.privacy import PrivacyPolicy
 from edgecloud.gateway.proxy import Proxy
@@ -26,6 +27,7 @@ from edgecloud.gateway.upstreams import Tier, build_tiers
 from edgecloud.privacy.redact import Redactor
 
 STATES_TTL_S = 0.025
+PLACED_KEPT = 4096  # placement features waiting for their answer's log line (bounded: some never answer)
 
 
 class CostMeter:
@@ -78,6 +80,7 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.log = DecisionLog(topology.decision_log, topology.log_prompts)
         self._states: tuple[float, TierStates] | None = None
+        self._placed: OrderedDict[str, dict[str, object]] = OrderedDict()
         self._id_prefix = f"{int(time.time()):x}"
         self._ids = itertools.count(1)
         for tier in self.tiers.values():
@@ -142,12 +145,12 @@ class Gateway:
         view = self._view(inbound, tier_header)
         states = self.states()
         chain, privacy = self._chain_for(privacy_mode)
-        decision = chain.place(view, states)
-        redactor = None
         if privacy is not None:
-            decision = privacy.keep_local(decision, view, states)
-            if privacy.mode == "redact" and privacy.findings(view):
-                redactor = Redactor(privacy.detectors)
+            view = replace(view, pii=privacy.pii_kinds(view))  # detect once; every policy reads this
+        decision = place_request(chain, privacy, view, states)
+        redactor = None
+        if privacy is not None and privacy.mode == "redact" and view.pii:
+            redactor = Redactor(privacy.detectors)
         requested = AUTO if task_alias(inbound.model) else inbound.model
         models = {name: self._model_on(tier, requested, inbound.kind) for name, tier in self.tiers.items()}
         if requested != AUTO:
@@ -155,6 +158,10 @@ class Gateway:
             models = {name: requested for name in self.tiers}
         self.metrics.child(self.metrics.placements, decision.tier, decision.policy).inc()
         request_id = request_id or f"gw-{self._id_prefix}-{next(self._ids):x}"
+        if self.log.enabled:
+            self._placed[request_id] = placement_features(view, states, decision)
+            while len(self._placed) > PLACED_KEPT:
+                self._placed.popitem(last=False)
         return Placement(decision, models, view, request_id, redactor, states.edge)
 
     def _chain_for(self, privacy_mode: str | None) -> tuple[PlacementChain, PrivacyPolicy | None]:
@@ -199,7 +206,8 @@ class Gateway:
         metrics.child(metrics.tokens, record.tier, "prompt").inc(record.prompt_tokens)
         metrics.child(metrics.tokens, record.tier, "completion").inc(record.completion_tokens)
         if self.log.enabled:
-            self.log.write(replace(record, cost=cost))
+            features = self._placed.pop(record.request_id, None)
+            self.log.write(replace(record, cost=cost, placement=features))
         return cost
 
     def _view(self, inbound: Inbound, tier_header: str | None) -> RequestView:

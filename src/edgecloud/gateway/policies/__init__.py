@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from edgecloud.errors import InvalidRequest
-from edgecloud.gateway.placement import PlacementChain, Policy
+from edgecloud.gateway.placement import Decision, PlacementChain, Policy, RequestView, TierStates
 from edgecloud.gateway.policies.cascade import CascadePolicy
 from edgecloud.gateway.policies.cost import CostPolicy
 from edgecloud.gateway.policies.hint import HintPolicy
@@ -41,4 +41,17 @@ def build_chain(
     return PlacementChain(chain)
 
 
-__all__ = ["DEFAULT_ORDER", "POLICIES", "build_chain"]
+def privacy_of(chain: PlacementChain) -> PrivacyPolicy | None:
+    return next((p for p in chain.policies if isinstance(p, PrivacyPolicy)), None)
+
+
+def place_request(
+    chain: PlacementChain, privacy: PrivacyPolicy | None, request: RequestView, tiers: TierStates
+) -> Decision:
+    """The gateway's whole placement before model pinning: the chain, then keep-local privacy (PII
+    never leaves the edge whatever the order). The simulator and the decision-log replay call this too."""
+    decision = chain.place(request, tiers)
+    return privacy.keep_local(decision, request, tiers) if privacy is not None else decision
+
+
+__all__ = ["DEFAULT_ORDER", "POLICIES", "build_chain", "place_request", "privacy_of"]

@@ -31,13 +31,19 @@ class PrivacyPolicy:
     def findings(self, request: RequestView) -> list[Finding]:
         return find_pii(request.text, self.detectors)
 
+    def pii_kinds(self, request: RequestView) -> tuple[str, ...]:
+        """The kinds of PII in the request, sorted: those it carries when already detected, else found now."""
+        if request.pii is not None:
+            return request.pii
+        return tuple(sorted({finding.kind for finding in self.findings(request)}))
+
     def decide(self, request: RequestView, tiers: TierStates) -> Decision | None:
         if request.privacy_hint == "local":
             return Decision(tiers.edge, self.name, "client asked privacy: local", pinned=True)
-        findings = self.findings(request)
-        if not findings:
+        found = self.pii_kinds(request)
+        if not found:
             return None
-        kinds = ", ".join(sorted({finding.kind for finding in findings}))
+        kinds = ", ".join(found)
         if self.mode == "block":
             raise Forbidden(f"prompt contains PII ({kinds}) and this gateway blocks it", code="pii_blocked")
         if self.mode == "redact":
@@ -50,7 +56,7 @@ class PrivacyPolicy:
         """In keep-local mode PII never leaves the edge, whatever order the chain is in."""
         if self.mode != "keep-local" or decision.tier == tiers.edge:
             return decision
-        if request.privacy_hint == "local" or self.findings(request):
+        if request.privacy_hint == "local" or self.pii_kinds(request):
             return Decision(
                 tiers.edge,
                 self.name,

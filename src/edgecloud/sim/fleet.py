@@ -1,0 +1,247 @@
+"""The fleet: each device runs its own gateway in front of its local edge model and the shared cloud.
+
+- Edge: one llama.cpp worker per device (a FIFO queue of `max_queue`, then 429), prefill and decode at
+  the class's measured tokens/s; energy = busy seconds x active power.
+- Network: each device's RTT is drawn once (lognormal around the class median); prompts travel at the
+  class bandwidth; a share of requests finds the link down (the cloud unreachable for that device).
+- What each device's gateway sees (its TierStates): its edge's waiting requests and EWMA TTFT, and the
+  cloud's queue depth as last probed (every probe_interval_s), the cloud's service time as an EWMA over
+  the fleet plus the device's own RTT, and the period's cloud spend.
+- Placement: SimPlacer, i.e. the gateway's policy chain; a cascade answers on the edge and a share
+  (`escalation`) is asked again on the cloud; a cloud 429 fails over to the edge unless pinned."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edgecloud.sim.cloud import CloudTier
+from edgecloud.sim.engine import Engine
+from edgecloud.sim.placer import RTT_STEP_S, TTFT_STEP_S, SimPlacer
+from edgecloud.sim.scenario import Scenario
+from edgecloud.sim.workload import Fleet, Workload, mix_entries
+
+EDGE, CLOUD, FAILED = 0, 1, 2
+# Per request code: (kind, stream, task, privacy local, hint cloud, pii), max_tokens, class, edge on,
+# link up, mix entry.
+Row = tuple[tuple[str, bool, str | None, bool, bool, bool], int, int, bool, bool, int]
+EWMA_ALPHA = 0.2  # as the gateway's Upstream.ttft
+
+
+@dataclass
+class Outcome:
+    """Per request: where it ran, the decision id, TTFT and end-to-end seconds (nan when failed)."""
+
+    tier: NDArray[np.int8]
+    decision: NDArray[np.int32]
+    ttft: NDArray[np.float64]
+    e2e: NDArray[np.float64]
+    escalated: NDArray[np.bool_]
+    failover: NDArray[np.bool_]
+    edge_busy_s: NDArray[np.float64]
+    cloud_wait: NDArray[np.float64]
+    queue_samples: list[tuple[float, int, int]]  # (time, cloud queue, replicas) at each probe
+
+
+class FleetSim:
+    def __init__(self, scenario: Scenario, fleet: Fleet, workload: Workload, engine: Engine) -> None:
+        self.scenario = scenario
+        self.fleet = fleet
+        self.w = workload
+        self.engine = engine
+        cloud = scenario.cloud
+        self.cloud = CloudTier(engine, cloud, len(workload))
+        self.cloud.on_first = self._cloud_first
+        self.placer = SimPlacer(
+            scenario.gateway, (cloud.price.input_per_1k, cloud.price.output_per_1k), cloud.context_length
+        )
+        n = len(workload)
+        self.tier = [EDGE] * n
+        self.decision = [0] * n
+        self.ttft = [math.nan] * n
+        self.e2e = [math.nan] * n
+        self.escalated = [False] * n
+        self.failover = [False] * n
+        self.edge_busy = [0.0] * n
+        devices = len(fleet.device_class)
+        self._busy_until = [0.0] * devices
+        self._pending: list[deque[float]] = [deque() for _ in range(devices)]
+        self._edge_ewma = [-1] * devices  # in TTFT steps
+        self._edge_value = [0.0] * devices
+        self._rtt = fleet.rtt_s.tolist()
+        self._rtt_steps = [int(r / RTT_STEP_S + 0.5) for r in self._rtt]
+        self._cloud_service: float | None = None  # fleet-wide EWMA of the cloud's TTFT without RTT
+        self._cloud_arrival = [0.0] * n  # when the request reached the cloud
+        self._probe_queue = 0
+        self._probe_full = False
+        self._spend = 0.0
+        self._spend_step = 0
+        self._period_end = self.placer.period_s
+        self._cloud_up = cloud.replicas > 0 or cloud.max_replicas is not None
+        self.queue_samples: list[tuple[float, int, int]] = []
+        self._classes = [
+            (d.prefill_tok_s, d.decode_tok_s, d.max_queue, d.context_length, d.network.bandwidth_mbit)
+            for d in scenario.devices
+        ]
+
+    def _request_table(self) -> tuple[list[int], list[Row]]:
+        """Each request's code (mix entry and flags) and the placement key for every code, so the
+        event loop reads one integer instead of eight columns."""
+        w = self.w
+        flags = (
+            w.stream.astype(np.int64) * 32
+            + w.pii * 16
+            + w.privacy_local * 8
+            + w.hint_cloud * 4
+            + w.edge_off * 2
+            + w.link_down
+        )
+        codes = w.mix.astype(np.int64) * 64 + flags
+        table: list[Row] = []
+        for m, (c, entry) in enumerate(mix_entries(self.scenario)):
+            for f in range(64):
+                request = (entry.kind, bool(f & 32), entry.task, bool(f & 8), bool(f & 4), bool(f & 16))
+                table.append((request, entry.max_tokens or 0, c, not f & 2, not f & 1, m))
+        return codes.tolist(), table
+
+    def run(self, progress: Callable[[int], None] | None = None) -> Outcome:
+        self.engine.schedule(0.0, self._probe)
+        w = self.w
+        self._codes, self._table = self._request_table()
+        self._device = w.device.tolist()
+        self._prompt = w.prompt_tokens.tolist()
+        self._answer = w.answer_tokens.tolist()
+        self._escalate_flag = w.escalate.tolist()
+        self.engine.run(w.time.tolist(), self._arrival, progress=progress)
+        self.cloud.finish(self.engine.now)
+        return self._outcome()
+
+    def _probe(self, now: float, _: object) -> None:
+        """What /health reports every probe interval: the cloud's queue per ready replica."""
+        cloud = self.cloud
+        ready = max(cloud.ready(now), 1)
+        self._probe_queue = len(cloud.queue) // ready
+        self._probe_full = len(cloud.queue) >= cloud.spec.queue_limit
+        self._cloud_up = cloud.replicas > 0
+        self.queue_samples.append((now, len(cloud.queue), cloud.replicas))
+        cloud.autoscale(now)
+        if now < self.scenario.duration_s:
+            self.engine.schedule(now + self.scenario.gateway.probe_interval_s, self._probe)
+
+    def _arrival(self, now: float, i: int) -> None:
+        request, max_tokens, cls, edge_on, link_up, _ = self._table[self._codes[i]]
+        device, prompt = self._device[i], self._prompt[i]
+        context = self._classes[cls][3]
+        pending = self._pending[device]
+        while pending and pending[0] <= now:
+            pending.popleft()
+        waiting = len(pending) - 1 if pending else 0
+        full = waiting >= self._classes[cls][2]
+        edge_key = (edge_on, full, waiting, self._edge_ewma[device], context)
+        rtt_steps = self._rtt_steps[device]
+        service = self._cloud_service
+        c_ewma = -1 if service is None else int((service + rtt_steps * RTT_STEP_S) / TTFT_STEP_S + 0.5)
+        if now >= self._period_end:
+            self._roll_period(now)
+        cloud_up = link_up and self._cloud_up
+        cloud_key = (cloud_up, self._probe_full, self._probe_queue, c_ewma, rtt_steps, self._spend_step)
+        long = prompt if prompt + max_tokens > context else 0
+        placed = self.placer.place((*request, long, max_tokens), edge_key, cloud_key, now)
+        self.decision[i] = placed.id
+        decision = placed.decision
+        answer = self._answer[i]
+        if decision.tier == "cloud":
+            if not cloud_up:
+                self.tier[i] = FAILED  # pinned to a cloud it cannot reach
+            elif not self._to_cloud(now, i, device, prompt, answer, cls):
+                if decision.pinned or not edge_on:
+                    self.tier[i] = FAILED
+                else:
+                    self.failover[i] = True
+                    self._on_edge(now + self._rtt[device], i, device, prompt, answer, cls)
+        elif not edge_on or full:
+            self.tier[i] = FAILED  # pinned to an edge that is off or full: 503 / 429
+        else:
+            done = self._on_edge(now, i, device, prompt, answer, cls)
+            if decision.cascade and self._escalate_flag[i]:
+                self.escalated[i] = True
+                self.engine.schedule(done, self._escalate, i)
+
+    def _roll_period(self, now: float) -> None:
+        period = self.placer.period_s
+        self._period_end = (now // period + 1) * period
+        self._spend = 0.0
+        self._spend_step = 0
+
+    def _on_edge(self, now: float, i: int, device: int, prompt: int, answer: int, cls: int) -> float:
+        prefill_rate, decode_rate = self._classes[cls][0], self._classes[cls][1]
+        start = max(now, self._busy_until[device])
+        prefill = prompt / prefill_rate
+        first = start + prefill + 1.0 / decode_rate
+        done = start + prefill + answer / decode_rate
+        self._busy_until[device] = done
+        self._pending[device].append(done)
+        self.tier[i] = EDGE
+        self.ttft[i] = first - now
+        self.e2e[i] = done - now
+        self.edge_busy[i] = done - start
+        old = self._edge_value[device]
+        value = first - now if self._edge_ewma[device] < 0 else EWMA_ALPHA * (first - now) + 0.8 * old
+        self._edge_value[device] = value
+        self._edge_ewma[device] = int(value / TTFT_STEP_S + 0.5)
+        return done
+
+    def _to_cloud(self, now: float, i: int, device: int, prompt: int, answer: int, cls: int) -> bool:
+        bandwidth = self._classes[cls][4]
+        arrive = now + self._rtt[device] / 2 + prompt * 32 / (bandwidth * 1e6)  # ~4 bytes a token
+        self._cloud_arrival[i] = arrive
+        if not self.cloud.submit(arrive, i, float(prompt), float(answer)):
+            return False
+        price_in, price_out = self.placer.cloud_price
+        self._spend += prompt / 1000 * price_in + answer / 1000 * price_out
+        self._spend_step = self.placer.spend_step(self._spend)
+        self.tier[i] = CLOUD
+        return True
+
+    def _escalate(self, now: float, i: int) -> None:
+        device = self._device[i]
+        cls = self._table[self._codes[i]][2]
+        if not self._to_cloud(now, i, device, self._prompt[i], self._answer[i], cls):
+            self.escalated[i] = False  # the cloud was full: the edge's answer stands
+            self.tier[i] = EDGE
+
+    def _cloud_first(self, request: int, first: float) -> None:
+        service = first - self._cloud_arrival[request]
+        old = self._cloud_service
+        self._cloud_service = service if old is None else EWMA_ALPHA * service + (1 - EWMA_ALPHA) * old
+
+    def _outcome(self) -> Outcome:
+        tier = np.array(self.tier, np.int8)
+        ttft = np.array(self.ttft)
+        e2e = np.array(self.e2e)
+        rtt = self.fleet.rtt_s[self.w.device]
+        cloud = tier == CLOUD
+        first = np.array(self.cloud.first) + rtt / 2 - self.w.time
+        done = np.array(self.cloud.done) + rtt / 2 - self.w.time
+        ttft[cloud] = first[cloud]
+        e2e[cloud] = done[cloud]
+        failed = tier == FAILED
+        ttft[failed] = np.nan
+        e2e[failed] = np.nan
+        wait = np.array(self.cloud.admit) - np.array(self._cloud_arrival)
+        return Outcome(
+            tier=tier,
+            decision=np.array(self.decision, np.int32),
+            ttft=ttft,
+            e2e=e2e,
+            escalated=np.array(self.escalated),
+            failover=np.array(self.failover),
+            edge_busy_s=np.array(self.edge_busy),
+            cloud_wait=np.where(cloud, wait, np.nan),
+            queue_samples=self.queue_samples,
+        )
