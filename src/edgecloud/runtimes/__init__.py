@@ -22,6 +22,10 @@ def create_runtime(spec: ModelSpec, *, threads: int, n_ctx: int | None = None) -
         if spec.kind == "embedding":
             return TransformersEncoder(n_threads=threads)
         return TransformersDecoder(n_threads=threads, n_ctx=n_ctx)
+    if spec.runtime == "whisper":
+        from edgecloud.runtimes.whisper import WhisperRuntime
+
+        return WhisperRuntime(n_threads=threads)
     if spec.runtime == "remote":
         from edgecloud.runtimes.remote import RemoteRuntime
 

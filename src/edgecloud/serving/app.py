@@ -19,6 +19,7 @@ from edgecloud.serving.context import NodeContext
 from edgecloud.serving.errors import EXCEPTION_HANDLERS
 from edgecloud.serving.metrics import NodeMetrics
 from edgecloud.serving.pool import LoadEvent, ModelPool
+from edgecloud.serving.routes.audio import dialogue, transcriptions
 from edgecloud.serving.routes.completions import chat_completions, completions
 from edgecloud.serving.routes.embeddings import embeddings
 from edgecloud.serving.routes.system import health, list_models, metrics
@@ -29,7 +30,9 @@ def resolve_specs(catalogue: Catalogue, models: Sequence[str], runtime: str | No
     specs = [catalogue.resolve(model) for model in models]
     if runtime:
         specs = [
-            replace(spec, runtime=runtime) if spec.kind != "embedding" else spec  # type: ignore[arg-type]
+            replace(spec, runtime=runtime)  # type: ignore[arg-type]
+            if spec.kind not in ("embedding", "transcription")
+            else spec
             for spec in specs
         ]
     return specs
@@ -63,6 +66,8 @@ def create_app(ctx: NodeContext, keys: KeyStore | None = None) -> Starlette:
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),
+        Route("/v1/audio/dialogue", dialogue, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

@@ -58,9 +58,9 @@ async def serve_generation(
     prepared = handle.runtime.preprocess(inference)
     job = handle.worker.submit(prepared)
     if stream:
-        events = _sse_events(ctx, handle.name, job, fmt, include_usage)
+        events = sse_events(ctx, handle.name, job, fmt, include_usage)
         return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
-    watcher = asyncio.create_task(_cancel_on_disconnect(request, job))
+    watcher = asyncio.create_task(cancel_on_disconnect(request, job))
     try:
         body = await _collect(ctx, handle.name, job, fmt)
     finally:
@@ -90,7 +90,7 @@ async def _collect(ctx: NodeContext, model: str, job: Job, fmt: ResponseFormat) 
     )
 
 
-async def _sse_events(
+async def sse_events(
     ctx: NodeContext, model: str, job: Job, fmt: ResponseFormat, include_usage: bool
 ) -> AsyncIterator[str]:
     timing = _Timing(ctx, model)
@@ -130,7 +130,7 @@ def _count(ctx: NodeContext, model: str, result: InferenceResult, status: str) -
     ctx.metrics.tokens.labels(tier, "completion").inc(result.completion_tokens)
 
 
-async def _cancel_on_disconnect(request: Request, job: Job) -> None:
+async def cancel_on_disconnect(request: Request, job: Job) -> None:
     while True:
         message = await request.receive()
         if message["type"] == "http.disconnect":

@@ -1,0 +1,1 @@
+"""Speech at the edge: the voice dialogue pipeline, test speech from espeak-ng, word error rate."""
