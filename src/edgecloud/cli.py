@@ -544,32 +544,5 @@ def plan(
     raise typer.Exit(run_plan_command(scenario, slo, minimize, requests, max_replicas, out, console))
 
 
-@app.command()
-def voice(
-    audio: Annotated[Path, typer.Argument(help="speech to answer: wav, mp3, ogg or flac")],
-    url: Annotated[str | None, typer.Option(help="a node serving Whisper and a chat model")] = None,
-    model: Annotated[str | None, typer.Option(help="speech model [default: whisper-tiny-en]")] = None,
-    chat_model: Annotated[str | None, typer.Option(help="[default: smollm2-135m-instruct]")] = None,
-    system: Annotated[str | None, typer.Option(help="system prompt for the chat model")] = None,
-    max_tokens: Annotated[int, typer.Option(min=1, help="longest answer in tokens")] = 64,
-    temperature: Annotated[float, typer.Option(min=0.0, max=2.0, help="chat sampling temperature")] = 0.3,
-    seed: Annotated[int | None, typer.Option(help="chat sampling seed")] = None,
-    threads: Annotated[int, typer.Option(min=1, help="CPU threads per engine (in-process)")] = 2,
-) -> None:
-    """Speak to the edge: transcribe AUDIO with Whisper, answer with the chat model, time each stage
-    (decode, transcribe, first token, answer). In this process, or on a node with --url."""
-    from edgecloud.speech.cli import VoiceError, run_voice
-    from edgecloud.speech.voice import DialogueOptions
-
-    options = DialogueOptions(system=system, max_tokens=max_tokens, temperature=temperature, seed=seed)
-    try:
-        run_voice(
-            audio, options, url=url, model=model, chat_model=chat_model, threads=threads, console=console
-        )
-    except VoiceError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-
-
 def main() -> None:
     app()

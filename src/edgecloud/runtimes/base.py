@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from edgecloud.catalogue import ModelSpec
 
-RequestKind = Literal["chat", "completion", "embedding"]
+RequestKind = Literal["chat", "completion", "embedding", "classification"]
 FinishReason = Literal["stop", "length", "cancelled"]
 
 
@@ -38,6 +38,7 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     logprobs: bool = False
     top_logprobs: int = 0
+    echo: bool = False  # completions: return the prompt (and its token logprobs) before the answer
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class InferenceRequest:
 @dataclass(frozen=True)
 class TokenLogprob:
     token: str
-    logprob: float
+    logprob: float | None  # None only for a prompt's first token when echoed (nothing precedes it)
     bytes: tuple[int, ...]
     top: tuple[tuple[str, float, tuple[int, ...]], ...] = ()
 
@@ -81,6 +82,8 @@ class StepOutput:
     finish_reason: FinishReason | None = None
     text: str | None = None  # engines that produce text directly (remote servers)
     usage: tuple[int, int] | None = None  # (prompt, completion) tokens when the engine reports them
+    # echo: each prompt token with its logprob given the tokens before it (None for the first)
+    prompt_logprobs: tuple[tuple[int, float | None, tuple[tuple[int, float], ...]], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class InferenceResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     embeddings: Any = None
+    scores: Any = None  # classifiers: label probabilities, one row per input
 
 
 @runtime_checkable

@@ -17,7 +17,14 @@ import numpy as np
 
 from edgecloud.catalogue import ModelSpec
 from edgecloud.errors import InvalidRequest, ModelFileError
-from edgecloud.runtimes.base import Capability, InferenceRequest, InferenceResult, Prepared, StepOutput
+from edgecloud.runtimes.base import (
+    Capability,
+    InferenceRequest,
+    InferenceResult,
+    Prepared,
+    SamplingParams,
+    StepOutput,
+)
 from edgecloud.runtimes.textstream import (
     ByteDetokenizer,
     DecodeState,
@@ -97,6 +104,8 @@ class LlamaCppRuntime:
         # in a batch of one, whose logits differ slightly from a full-batch prefill, so the same seed
         # would give different answers depending on the previous request.
         llm.reset()
+        if sampling.echo:
+            yield StepOutput(prepared, prompt_logprobs=self._prompt_logprobs(prepared.tokens, sampling))
         generator = llm.generate(
             prepared.tokens,
             top_k=0,
@@ -155,14 +164,42 @@ class LlamaCppRuntime:
         logits = np.ctypeslib.as_array(
             ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(llm.n_vocab(),)
         )
-        shifted = logits - logits.max()
-        log_norm = float(np.log(np.exp(shifted).sum()))
-        logprob = float(shifted[token]) - log_norm
-        if top_n <= 0:
-            return logprob, ()
-        best = np.argpartition(-shifted, top_n)[:top_n]
-        best = best[np.argsort(-shifted[best])]
-        return logprob, tuple((int(i), float(shifted[i]) - log_norm) for i in best)
+        return _log_softmax_pick(logits, token, top_n)
+
+    def _prompt_logprobs(
+        self, tokens: list[int], sampling: SamplingParams
+    ) -> tuple[tuple[int, float | None, tuple[tuple[int, float], ...]], ...]:
+        """Each prompt token's logprob given the ones before it: one prefill with logits at every
+        position (the generation that follows evaluates the prompt again from a cleared cache)."""
+        if not sampling.logprobs:
+            return tuple((token, None, ()) for token in tokens)
+        from llama_cpp._internals import LlamaBatch
+
+        llm = self._llm
+        n_vocab = llm.n_vocab()
+        batch = LlamaBatch(n_tokens=self._n_batch, embd=0, n_seq_max=1, verbose=False)
+        rows: list[np.ndarray] = []
+        try:
+            llm._ctx.kv_cache_clear()
+            for start in range(0, len(tokens), self._n_batch):
+                chunk = tokens[start : start + self._n_batch]
+                batch.set_batch(chunk, n_past=start, logits_all=True)
+                llm._ctx.decode(batch)
+                pointer = llm._ctx.get_logits()
+                block = np.ctypeslib.as_array(
+                    ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(len(chunk), n_vocab)
+                )
+                rows.append(block.copy())
+        finally:
+            batch.close()
+            llm._ctx.kv_cache_clear()
+            llm.reset()
+        logits = np.concatenate(rows)
+        entries: list[tuple[int, float | None, tuple[tuple[int, float], ...]]] = [(tokens[0], None, ())]
+        for position in range(1, len(tokens)):
+            logprob, top = _log_softmax_pick(logits[position - 1], tokens[position], sampling.top_logprobs)
+            entries.append((tokens[position], logprob, top))
+        return tuple(entries)
 
     def _piece(self, token: int) -> bytes:
         """The exact bytes of a token (llama-cpp-python's helper returns a zero-padded buffer)."""
@@ -182,6 +219,20 @@ class LlamaCppRuntime:
         if token < 0:
             return ""
         return str(self._llm._model.token_get_text(token))
+
+
+def _log_softmax_pick(
+    logits: np.ndarray, token: int, top_n: int
+) -> tuple[float, tuple[tuple[int, float], ...]]:
+    """log-softmax of one row of logits: the chosen token's logprob and the top_n alternatives."""
+    shifted = logits - logits.max()
+    log_norm = float(np.log(np.exp(shifted).sum()))
+    logprob = float(shifted[token]) - log_norm
+    if top_n <= 0:
+        return logprob, ()
+    best = np.argpartition(-shifted, top_n)[:top_n]
+    best = best[np.argsort(-shifted[best])]
+    return logprob, tuple((int(i), float(shifted[i]) - log_norm) for i in best)
 
 
 def _is_end_of_generation(vocab: Any, token: int) -> bool:

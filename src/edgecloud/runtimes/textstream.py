@@ -78,6 +78,8 @@ class DecodeState:
 
 def decoder_postprocess(raw: StepOutput) -> InferenceResult:
     """One engine step -> one text delta, honouring stop sequences and logprob requests."""
+    if raw.prompt_logprobs is not None:
+        return _echoed_prompt(raw)
     state: DecodeState = raw.prepared.state
     text = ""
     logprobs: tuple[TokenLogprob, ...] = ()
@@ -104,8 +106,24 @@ def decoder_postprocess(raw: StepOutput) -> InferenceResult:
     )
 
 
+def _echoed_prompt(raw: StepOutput) -> InferenceResult:
+    """Completions with echo: the prompt text first, with each prompt token's logprob when asked
+    (how evaluation harnesses score the likelihood of an answer option)."""
+    state: DecodeState = raw.prepared.state
+    entries = raw.prompt_logprobs or ()
+    logprobs: tuple[TokenLogprob, ...] = ()
+    if raw.prepared.request.sampling.logprobs:
+        logprobs = tuple(_token_logprob(state.piece, tid, lp, top) for tid, lp, top in entries)
+    return InferenceResult(
+        text=raw.prepared.request.prompt, logprobs=logprobs, prompt_tokens=len(raw.prepared.tokens)
+    )
+
+
 def _token_logprob(
-    piece: Callable[[int], bytes], token_id: int, logprob: float, top: tuple[tuple[int, float], ...]
+    piece: Callable[[int], bytes],
+    token_id: int,
+    logprob: float | None,
+    top: tuple[tuple[int, float], ...],
 ) -> TokenLogprob:
     def describe(tid: int) -> tuple[str, tuple[int, ...]]:
         data = piece(tid)

@@ -105,6 +105,7 @@ class CompletionRequest(_Sampling):
             stop=self.stops(),
             logprobs=self.logprobs is not None,
             top_logprobs=self.logprobs or 0,
+            echo=self.echo,
         )
         return InferenceRequest(request_id=request_id, kind="completion", prompt=prompt, sampling=sampling)
 
@@ -127,3 +128,28 @@ class EmbeddingRequest(_Body):
     def to_inference(self, request_id: str) -> InferenceRequest:
         inputs = (self.input,) if isinstance(self.input, str) else tuple(self.input)
         return InferenceRequest(request_id=request_id, kind="embedding", inputs=inputs)
+
+
+class ClassifyRequest(_Body):
+    """POST /v1/classify: one text or a list of texts, each labelled by a classification model."""
+
+    model: str
+    input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
+    user: str | None = None
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _texts(cls, value: Any) -> Any:
+        """One clear message per mistake (instead of pydantic's per-branch union errors)."""
+        texts = [value] if isinstance(value, str) else value
+        if not isinstance(texts, list) or not texts:
+            raise ValueError("input must be a string or a non-empty list of strings")
+        if not all(isinstance(text, str) for text in texts):
+            raise ValueError("input must contain only strings")
+        if any(not text.strip() for text in texts):
+            raise ValueError("input must not contain empty strings")
+        return value
+
+    def to_inference(self, request_id: str) -> InferenceRequest:
+        inputs = (self.input,) if isinstance(self.input, str) else tuple(self.input)
+        return InferenceRequest(request_id=request_id, kind="classification", inputs=inputs)

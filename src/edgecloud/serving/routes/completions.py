@@ -11,6 +11,7 @@ from edgecloud.serving.errors import parse_body
 from edgecloud.serving.openai_format import ChatFormat, CompletionFormat
 from edgecloud.serving.protocol import ChatCompletionRequest, CompletionRequest
 from edgecloud.serving.routes.generate import serve_generation
+from edgecloud.serving.tasks import apply_task
 
 
 async def _generate(
@@ -26,11 +27,12 @@ async def _generate(
     handle = ctx.pool.get(body.model)
     request_id = ctx.request_id(prefix)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    inference = apply_task(body.to_inference(request_id), body.metadata, handle.spec)
     return await serve_generation(
         request,
         ctx,
         handle,
-        body.to_inference(request_id),
+        inference,
         fmt(request_id, handle.name),
         stream=body.stream,
         include_usage=include_usage,

@@ -1,0 +1,70 @@
+"""The cascade trade-off: with the edge's answers, the cloud's answers and an edge confidence signal
+per item, escalating the least confident share s of items to the cloud gives one point (s, accuracy);
+the curve over all s is what a threshold buys. Random routing (escalate a random share s) is the
+baseline: its expected accuracy is the straight line between edge-only and cloud-only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from edgecloud.eval.harness import Record
+
+
+@dataclass(frozen=True)
+class TradeoffPoint:
+    cloud_share: float
+    accuracy: float
+    random_baseline: float
+    threshold: float | None  # escalate when the edge's signal is below this
+
+
+@dataclass(frozen=True)
+class Tradeoff:
+    method: str
+    signal: str
+    edge_accuracy: float
+    cloud_accuracy: float
+    points: tuple[TradeoffPoint, ...]
+
+    def at_share(self, share: float) -> TradeoffPoint:
+        """The point with at most `share` of items sent to the cloud."""
+        eligible = [p for p in self.points if p.cloud_share <= share + 1e-9]
+        return eligible[-1]
+
+    def share_for(self, quality: float) -> TradeoffPoint | None:
+        """The fewest cloud calls that reach `quality` x the cloud-only accuracy."""
+        goal = quality * self.cloud_accuracy
+        return next((p for p in self.points if p.accuracy >= goal - 1e-9), None)
+
+
+def pair_records(
+    edge: Sequence[Record], cloud: Sequence[Record], method: str, signal: str
+) -> list[tuple[float, float, float]]:
+    """(edge signal, edge score, cloud score) for items both tiers answered and scored."""
+    by_id = {r.id: r for r in cloud if r.error is None and method in r.scores}
+    rows = []
+    for record in edge:
+        other = by_id.get(record.id)
+        if record.error is None and other and method in record.scores and signal in record.confidence:
+            rows.append((record.confidence[signal], record.scores[method], other.scores[method]))
+    return rows
+
+
+def tradeoff(edge: Sequence[Record], cloud: Sequence[Record], method: str, signal: str) -> Tradeoff:
+    rows = sorted(pair_records(edge, cloud, method, signal), key=lambda row: row[0])
+    n = len(rows)
+    if n == 0:
+        raise ValueError(f"no item has both tiers' {method!r} score and the edge's {signal!r} signal")
+    edge_acc = sum(r[1] for r in rows) / n
+    cloud_acc = sum(r[2] for r in rows) / n
+    points = []
+    correct = sum(r[1] for r in rows)
+    for k in range(n + 1):  # the k least confident items go to the cloud
+        if k > 0:
+            correct += rows[k - 1][2] - rows[k - 1][1]
+        share = k / n
+        threshold = rows[k][0] if k < n else None
+        baseline = (1 - share) * edge_acc + share * cloud_acc
+        points.append(TradeoffPoint(share, correct / n, baseline, threshold))
+    return Tradeoff(method, signal, edge_acc, cloud_acc, tuple(points))

@@ -1,0 +1,205 @@
+"""Runs a suite against one endpoint: every item asked the same way, judged by every method that
+applies, with the confidence signals a cascade needs recorded beside correctness."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+from edgecloud.eval import prompts
+from edgecloud.eval.client import Answer, Endpoint
+from edgecloud.eval.scoring import (
+    chrf,
+    contains_answer,
+    exact_match,
+    extract_letter,
+    percentile,
+    wilson_interval,
+)
+from edgecloud.eval.suites import ChoiceItem, Item, OpenItem, TranslationItem
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Record:
+    """One item on one endpoint: per-method correctness (1/0, or a chrF score for translation) and
+    the edge-side confidence signals (mean token logprob, first-token probability, option margin)."""
+
+    id: str
+    answer: str
+    scores: dict[str, float] = field(default_factory=dict)
+    confidence: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    tier: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class MethodSummary:
+    method: str
+    n: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
+class SuiteSummary:
+    suite: str
+    model: str
+    url: str
+    items: int
+    errors: int
+    methods: tuple[MethodSummary, ...]
+    latency_p50: float
+    latency_p95: float
+    prompt_tokens: int
+    completion_tokens: int
+    corpus_chrf: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def _choice(endpoint: Endpoint, item: ChoiceItem, sentiment: bool, loglik: bool) -> Record:
+    answer = await endpoint.chat(prompts.choice_messages(item, sentiment), max_tokens=8)
+    record = _record(item.id, answer)
+    picked = extract_letter(answer.text, len(item.options), item.options)
+    record.scores["letter"] = float(picked == item.answer)
+    letter = "ABCDEFGH"[item.answer]
+    record.confidence["first_prob"] = math.exp(max(answer.first_top.values(), default=-math.inf))
+    record.confidence["letter_prob"] = math.exp(
+        max((lp for tok, lp in answer.first_top.items() if tok.strip().upper() == letter), default=-math.inf)
+    )
+    if loglik:
+        await _score_options(endpoint, item, sentiment, record)
+    return record
+
+
+async def _score_options(endpoint: Endpoint, item: ChoiceItem, sentiment: bool, record: Record) -> None:
+    """acc_norm: the option with the highest log-likelihood per character wins."""
+    context = prompts.choice_context(item, sentiment)
+    scored = [await endpoint.loglikelihood(context, f" {option}") for option in item.options]
+    if any(s is None for s in scored):
+        return
+    per_char = [s.logprob / max(s.chars, 1) for s in scored if s is not None]
+    best = max(range(len(per_char)), key=per_char.__getitem__)
+    record.scores["loglik"] = float(best == item.answer)
+    ordered = sorted(per_char, reverse=True)
+    record.confidence["loglik_margin"] = ordered[0] - ordered[1]
+    record.seconds += sum(s.seconds for s in scored if s is not None)
+
+
+async def _open(endpoint: Endpoint, item: OpenItem) -> Record:
+    answer = await endpoint.chat(prompts.open_messages(item), max_tokens=16)
+    record = _record(item.id, answer)
+    record.scores["exact"] = float(exact_match(answer.text, item.answers))
+    record.scores["contains"] = float(contains_answer(answer.text, item.answers))
+    return record
+
+
+async def _translation(endpoint: Endpoint, item: TranslationItem) -> Record:
+    answer = await endpoint.chat(
+        prompts.translation_messages(item), max_tokens=64, metadata=prompts.translation_metadata(item)
+    )
+    record = _record(item.id, answer)
+    hypothesis = answer.text.strip().splitlines()[0] if answer.text.strip() else ""
+    record.answer = hypothesis
+    record.scores["chrf"] = chrf([hypothesis], [item.reference]) / 100
+    return record
+
+
+def _record(item_id: str, answer: Answer) -> Record:
+    record = Record(
+        item_id,
+        answer.text,
+        seconds=answer.seconds,
+        prompt_tokens=answer.prompt_tokens,
+        completion_tokens=answer.completion_tokens,
+        tier=answer.tier,
+    )
+    if answer.mean_logprob is not None:
+        record.confidence["mean_logprob"] = answer.mean_logprob
+        record.confidence["min_logprob"] = min(answer.logprobs)
+    return record
+
+
+async def _one(endpoint: Endpoint, item: Item, suite: str, loglik: bool) -> Record:
+    try:
+        if isinstance(item, ChoiceItem):
+            return await _choice(endpoint, item, suite == "sentiment", loglik)
+        if isinstance(item, OpenItem):
+            return await _open(endpoint, item)
+        return await _translation(endpoint, item)
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        return Record(item.id, "", error=f"{type(exc).__name__}: {exc}")
+
+
+async def run_items(
+    url: str,
+    model: str,
+    suite: str,
+    items: Sequence[Item],
+    *,
+    loglik: bool = True,
+    concurrency: int = 2,
+    api_key: str | None = None,
+    timeout: float = 300.0,
+    on_progress: Progress | None = None,
+) -> list[Record]:
+    """Asks every item; records keep the items' order. Errors are recorded per item (and counted),
+    never silently dropped."""
+    gate = asyncio.Semaphore(concurrency)
+    done = 0
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        endpoint = Endpoint(client, url, model, api_key)
+
+        async def guarded(item: Item) -> Record:
+            nonlocal done
+            async with gate:
+                record = await _one(endpoint, item, suite, loglik)
+            done += 1
+            if on_progress:
+                on_progress(done)
+            return record
+
+        return list(await asyncio.gather(*(guarded(item) for item in items)))
+
+
+def summarize(
+    suite: str, model: str, url: str, items: Sequence[Item], records: Sequence[Record]
+) -> SuiteSummary:
+    ok = [r for r in records if r.error is None]
+    methods = sorted({m for r in ok for m in r.scores})
+    summaries = []
+    for method in methods:
+        values = [r.scores[method] for r in ok if method in r.scores]
+        hits = sum(values)
+        low, high = wilson_interval(round(hits), len(values))
+        summaries.append(MethodSummary(method, len(values), hits / len(values), low, high))
+    corpus = None
+    if suite == "translation":
+        refs = {i.id: i.reference for i in items if isinstance(i, TranslationItem)}
+        corpus = chrf([r.answer for r in ok], [refs[r.id] for r in ok]) if ok else None
+    latencies = [r.seconds for r in ok]
+    return SuiteSummary(
+        suite=suite,
+        model=model,
+        url=url,
+        items=len(records),
+        errors=len(records) - len(ok),
+        methods=tuple(summaries),
+        latency_p50=percentile(latencies, 50),
+        latency_p95=percentile(latencies, 95),
+        prompt_tokens=sum(r.prompt_tokens for r in ok),
+        completion_tokens=sum(r.completion_tokens for r in ok),
+        corpus_chrf=corpus,
+    )

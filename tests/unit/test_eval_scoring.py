@@ -1,0 +1,81 @@
+"""The rules that judge answers, the suites' contents, and the cascade trade-off arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgecloud.eval.cascade import tradeoff
+from edgecloud.eval.harness import Record
+from edgecloud.eval.scoring import chrf, contains_answer, exact_match, extract_letter, wilson_interval
+from edgecloud.eval.suites import ChoiceItem, OpenItem, TranslationItem, load_suite
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("B", 1),
+        ("B.", 1),
+        ("(C) a marsh", 2),
+        ("The answer is D", 3),
+        ("a tundra", 1),
+        ("E", None),
+        ("", None),
+    ],
+)
+def test_a_generated_answer_picks_an_option_by_letter_or_by_its_exact_text(text: str, expected: int | None):
+    assert extract_letter(text, 4, ("a marsh", "a tundra", "the plains", "a desert")) == expected
+
+
+def test_exact_match_normalises_case_articles_and_punctuation_and_judges_the_first_line():
+    assert exact_match("The Nile.\nIt is long.", ["nile"])
+    assert not exact_match("the river Nile", ["nile"])
+    assert contains_answer("It is the river Nile.", ["Nile"])
+
+
+def test_wilson_interval_brackets_the_proportion_and_stays_inside_zero_and_one():
+    low, high = wilson_interval(50, 100)
+    assert low == pytest.approx(0.404, abs=1e-3) and high == pytest.approx(0.596, abs=1e-3)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_chrf_is_100_for_identical_text_and_lower_for_a_different_one():
+    assert chrf(["Le chat dort."], ["Le chat dort."]) == pytest.approx(100.0)
+    assert chrf(["Le chien mange."], ["Le chat dort."]) < 50
+
+
+def test_suites_come_from_the_wheels_with_answers_in_range():
+    for name in ("mmlu", "openbookqa", "commonsenseqa", "boolq", "sentiment"):
+        items = load_suite(name, limit=50)
+        assert len(items) == 50
+        assert all(isinstance(i, ChoiceItem) and 0 <= i.answer < len(i.options) for i in items)
+    nq = load_suite("nq-open", limit=10)
+    assert all(isinstance(i, OpenItem) and i.answers for i in nq)
+    translation = load_suite("translation")
+    assert len(translation) == 50 and all(isinstance(i, TranslationItem) and i.reference for i in translation)
+
+
+def test_a_limited_suite_is_the_same_seeded_sample_every_time():
+    assert [i.id for i in load_suite("mmlu", limit=5, seed=3)] == [
+        i.id for i in load_suite("mmlu", limit=5, seed=3)
+    ]
+
+
+def _records(rows: list[tuple[str, float, float]]) -> tuple[list[Record], list[Record]]:
+    edge = [
+        Record(i, "", scores={"letter": e}, confidence={"mean_logprob": -float(n)})
+        for n, (i, e, _) in enumerate(rows)
+    ]
+    cloud = [Record(i, "", scores={"letter": c}) for i, _, c in rows]
+    return edge, cloud
+
+
+def test_escalating_the_least_confident_items_first_beats_random_routing_when_confidence_is_informative():
+    # confidence falls with n; the edge is wrong exactly on its two least confident items
+    edge, cloud = _records([("a", 1, 1), ("b", 1, 0), ("c", 0, 1), ("d", 0, 1)])
+    curve = tradeoff(edge, cloud, "letter", "mean_logprob")
+    assert curve.edge_accuracy == 0.5 and curve.cloud_accuracy == 0.75
+    half = curve.at_share(0.5)
+    assert half.accuracy == 1.0 and half.random_baseline == pytest.approx(0.625)
+    assert curve.points[0].accuracy == 0.5 and curve.points[-1].accuracy == 0.75
+    reached = curve.share_for(0.95)
+    assert reached is not None and reached.cloud_share == 0.25
