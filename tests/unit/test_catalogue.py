@@ -25,8 +25,9 @@ def _parts_package(root: Path, name: str, payload: bytes) -> PackageFile:
 
 def test_split_file_is_assembled_once_and_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    parts = tuple(_parts_package(tmp_path / "site", f"fakepart{i}", bytes([i]) * 1000) for i in range(3))
-    whole = b"".join(bytes([i]) * 1000 for i in range(3))
+    chunks = [b"GGUF" + bytes(1000), bytes([1]) * 1000, bytes([2]) * 1000]
+    parts = tuple(_parts_package(tmp_path / "site", f"fakepart{i}", chunk) for i, chunk in enumerate(chunks))
+    whole = b"".join(chunks)
     spec = ModelSpec(
         name="fake",
         kind="completion",
@@ -41,6 +42,23 @@ def test_split_file_is_assembled_once_and_verified(tmp_path: Path, monkeypatch: 
     assert catalogue.status(spec).installed
     mtime = path.stat().st_mtime_ns
     assert catalogue.materialize(spec) == path and path.stat().st_mtime_ns == mtime
+
+
+def test_parts_that_do_not_assemble_into_a_gguf_file_are_rejected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    parts = tuple(_parts_package(tmp_path / "site", f"junkpart{i}", bytes([i]) * 100) for i in range(2))
+    spec = ModelSpec(
+        name="junk",
+        kind="completion",
+        runtime="llamacpp",
+        format="gguf",
+        source=PackageParts(parts, "junk.gguf"),
+    )
+    with pytest.raises(ModelFileError, match="not a GGUF file"):
+        Catalogue(tmp_path / "cache", (spec,)).materialize(spec)
+    assert not (tmp_path / "cache" / "models" / "junk.gguf").exists()
 
 
 def test_checksum_mismatch_is_reported(tmp_path: Path) -> None:
