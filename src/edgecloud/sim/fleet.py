@@ -22,14 +22,16 @@ from numpy.typing import NDArray
 
 from edgecloud.sim.cloud import CloudTier
 from edgecloud.sim.engine import Engine
-from edgecloud.sim.placer import RTT_STEP_S, TTFT_STEP_S, SimPlacer
+from edgecloud.sim.placer import PII_KINDS, SimPlacer, steps_to, to_steps
 from edgecloud.sim.scenario import Scenario
 from edgecloud.sim.workload import Fleet, Workload, mix_entries
 
 EDGE, CLOUD, FAILED = 0, 1, 2
 # Per request code: (kind, stream, task, privacy local, hint cloud, pii), max_tokens, class, edge on,
 # link up, mix entry.
-Row = tuple[tuple[str, bool, str | None, bool, bool, bool], int, int, bool, bool, int]
+Row = tuple[tuple[str, bool, str | None, str | None, str | None, tuple[str, ...]], int, int, bool, bool, int]
+EDGE_DOWN = "model off (battery saver)"
+CLOUD_DOWN = "unreachable"
 EWMA_ALPHA = 0.2  # as the gateway's Upstream.ttft
 
 
@@ -74,7 +76,8 @@ class FleetSim:
         self._edge_ewma = [-1] * devices  # in TTFT steps
         self._edge_value = [0.0] * devices
         self._rtt = fleet.rtt_s.tolist()
-        self._rtt_steps = [int(r / RTT_STEP_S + 0.5) for r in self._rtt]
+        self._rtt_steps = [to_steps(r) for r in self._rtt]
+        self._rtt_kept = [steps_to(r) or 0.0 for r in self._rtt_steps]
         self._cloud_service: float | None = None  # fleet-wide EWMA of the cloud's TTFT without RTT
         self._cloud_arrival = [0.0] * n  # when the request reached the cloud
         self._probe_queue = 0
@@ -105,7 +108,14 @@ class FleetSim:
         table: list[Row] = []
         for m, (c, entry) in enumerate(mix_entries(self.scenario)):
             for f in range(64):
-                request = (entry.kind, bool(f & 32), entry.task, bool(f & 8), bool(f & 4), bool(f & 16))
+                request = (
+                    entry.kind,
+                    bool(f & 32),
+                    entry.task,
+                    "local" if f & 8 else None,
+                    "cloud" if f & 4 else None,
+                    PII_KINDS if f & 16 else (),
+                )
                 table.append((request, entry.max_tokens or 0, c, not f & 2, not f & 1, m))
         return codes.tolist(), table
 
@@ -142,14 +152,30 @@ class FleetSim:
             pending.popleft()
         waiting = len(pending) - 1 if pending else 0
         full = waiting >= self._classes[cls][2]
-        edge_key = (edge_on, full, waiting, self._edge_ewma[device], context)
+        edge_key = (
+            edge_on,
+            full,
+            waiting,
+            self._edge_ewma[device],
+            context,
+            "" if edge_on else EDGE_DOWN,
+            -1,
+        )
         rtt_steps = self._rtt_steps[device]
         service = self._cloud_service
-        c_ewma = -1 if service is None else int((service + rtt_steps * RTT_STEP_S) / TTFT_STEP_S + 0.5)
+        c_ewma = -1 if service is None else to_steps(service + self._rtt_kept[device])
         if now >= self._period_end:
             self._roll_period(now)
         cloud_up = link_up and self._cloud_up
-        cloud_key = (cloud_up, self._probe_full, self._probe_queue, c_ewma, rtt_steps, self._spend_step)
+        cloud_key = (
+            cloud_up,
+            self._probe_full,
+            self._probe_queue,
+            c_ewma,
+            rtt_steps,
+            self._spend_step,
+            "" if cloud_up else CLOUD_DOWN,
+        )
         long = prompt if prompt + max_tokens > context else 0
         placed = self.placer.place((*request, long, max_tokens), edge_key, cloud_key, now)
         self.decision[i] = placed.id
@@ -193,7 +219,7 @@ class FleetSim:
         old = self._edge_value[device]
         value = first - now if self._edge_ewma[device] < 0 else EWMA_ALPHA * (first - now) + 0.8 * old
         self._edge_value[device] = value
-        self._edge_ewma[device] = int(value / TTFT_STEP_S + 0.5)
+        self._edge_ewma[device] = to_steps(value)
         return done
 
     def _to_cloud(self, now: float, i: int, device: int, prompt: int, answer: int, cls: int) -> bool:

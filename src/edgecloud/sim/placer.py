@@ -5,7 +5,7 @@ A million requests cannot each build a RequestView and TierStates and walk seven
 budget, so decisions are memoised on the discretised inputs the policies read (READS below): the
 request's features (kind, stream, task, hints, PII kinds, and its length only where it exceeds the edge
 context, the one place a policy compares it), each tier's availability and overload, and for the
-latency and cost policies each tier's queue depth, EWMA TTFT (TTFT_STEP_S steps), RTT (RTT_STEP_S) and
+latency and cost policies each tier's queue depth, EWMA TTFT and RTT (on a 2% geometric grid) and
 the spend (1% of the budget). On a miss the chain decides from exactly those inputs, so a hit returns
 what the chain said for the same inputs. Two levels: when every policy the chain consulted before it
 decided reads only the request and availability, the decision is kept under that short key (most
@@ -14,6 +14,7 @@ turns the memo off."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,14 +35,32 @@ READS: dict[str, frozenset[str]] = {
     "cost": frozenset({"spend"}),
 }
 SHORT = frozenset({"request", "availability"})
-TTFT_STEP_S = 0.020
-RTT_STEP_S = 0.010
+GRID_RATIO = 1.02  # seconds are kept to within 1% (geometric steps: as fine at 2 ms as at 2 s)
+GRID_FLOOR_S = 1e-4
+_LOG_RATIO = math.log(GRID_RATIO)
+
+
+def to_steps(seconds: float | None) -> int:
+    """A duration on the geometric grid (-1: none measured yet); steps_to() reads it back."""
+    if seconds is None:
+        return -1
+    return int(math.log(max(seconds, GRID_FLOOR_S) / GRID_FLOOR_S) / _LOG_RATIO + 0.5)
+
+
+def steps_to(steps: int) -> float | None:
+    return None if steps < 0 else GRID_FLOOR_S * GRID_RATIO**steps
+
+
 _LONG = object()  # short-key memo entry: this request needs the full key
 PII_KINDS = ("EMAIL_ADDRESS",)  # what a simulated PII prompt contains
 
-RequestKey = tuple[str, bool, str | None, bool, bool, bool, int, int]
-EdgeKey = tuple[bool, bool, int, int, int]  # available, overloaded, queue, ewma steps (-1: none), context
-CloudKey = tuple[bool, bool, int, int, int, int]  # available, overloaded, queue, ewma, rtt steps, spend
+# kind, stream, task, privacy hint, tier hint, PII kinds, prompt tokens (0 unless too long), max_tokens
+RequestKey = tuple[str, bool, str | None, str | None, str | None, tuple[str, ...], int, int]
+# available, overloaded, queue, EWMA TTFT steps (-1: none yet), context length (0: unknown), why down,
+# RTT steps (-1: none; an edge device's model is local)
+EdgeKey = tuple[bool, bool, int, int, int, str, int]
+# available, overloaded, queue, EWMA TTFT steps, RTT steps (-1: none), spend steps, why down
+CloudKey = tuple[bool, bool, int, int, int, int, str]
 
 
 @dataclass(frozen=True)
@@ -53,7 +72,7 @@ class Placed:
 
 
 class SimPlacer:
-    def __init__(self, gateway: Gateway, cloud_price: tuple[float, float], cloud_context: int) -> None:
+    def __init__(self, gateway: Gateway, cloud_price: tuple[float, float], cloud_context: int | None) -> None:
         self.chain = build_chain(gateway.policies, gateway.policy_settings)
         self.privacy = privacy_of(self.chain)
         self.memoise = all(name in READS for name in self.chain.names)
@@ -80,7 +99,16 @@ class SimPlacer:
         self.calls += 1
         if not self.memoise:
             return self._decide(request, edge, cloud, now)[0]
-        short = (request, edge[0], edge[1], edge[2] if edge[1] else -1, edge[4], cloud[0], cloud[1])
+        short = (
+            request,
+            edge[0],
+            edge[1],
+            edge[2] if edge[1] else -1,
+            edge[4],
+            edge[5],
+            *cloud[:2],
+            cloud[6],
+        )
         found = self._short.get(short)
         if found is not None and found is not _LONG:
             return found  # type: ignore[no-any-return,unused-ignore]
@@ -126,7 +154,7 @@ class SimPlacer:
 
     @staticmethod
     def _view(request: RequestKey) -> RequestView:
-        kind, stream, task, local, hint_cloud, pii, prompt_tokens, max_tokens = request
+        kind, stream, task, privacy_hint, tier_hint, pii, prompt_tokens, max_tokens = request
         return RequestView(
             kind=kind,
             model="auto",
@@ -134,11 +162,11 @@ class SimPlacer:
             prompt_tokens=prompt_tokens,
             max_tokens=max_tokens or None,
             stream=stream,
-            tier_hint="cloud" if hint_cloud else None,
+            tier_hint=tier_hint,
             task=task,
-            privacy_hint="local" if local else None,
+            privacy_hint=privacy_hint,
             wants_logprobs=False,
-            pii=PII_KINDS if pii else (),
+            pii=pii,
         )
 
     def states(self, edge: EdgeKey, cloud: CloudKey, now: float) -> TierStates:
@@ -152,28 +180,28 @@ class SimPlacer:
 
     @staticmethod
     def _edge_state(edge: EdgeKey) -> TierState:
-        up, full, queue, ewma, context = edge
+        up, full, queue, ewma, context, why, rtt = edge
         return TierState(
             "edge",
             available=up,
             overloaded=full,
-            reason_down="" if up else "model off (battery saver)",
+            reason_down=why,
             queue_depth=queue,
-            ewma_ttft=None if ewma < 0 else ewma * TTFT_STEP_S,
-            rtt=0.0,
-            context_length=context,
+            ewma_ttft=steps_to(ewma),
+            rtt=steps_to(rtt),
+            context_length=context or None,
         )
 
     def _cloud_state(self, cloud: CloudKey) -> TierState:
-        up, full, queue, ewma, rtt, spend = cloud
+        up, full, queue, ewma, rtt, spend, why = cloud
         return TierState(
             "cloud",
             available=up,
             overloaded=full,
-            reason_down="" if up else "unreachable",
+            reason_down=why,
             queue_depth=queue,
-            ewma_ttft=None if ewma < 0 else ewma * TTFT_STEP_S,
-            rtt=rtt * RTT_STEP_S,
+            ewma_ttft=steps_to(ewma),
+            rtt=steps_to(rtt),
             context_length=self.cloud_context,
             spend=spend * self.budget / 100 if self.budget else 0.0,
             price_in=self.cloud_price[0],
