@@ -42,3 +42,13 @@ def test_a_model_may_carry_its_own_wording_for_a_task():
         apply_task(_request("long text"), {"task": "summarize"}, spec).messages[1].content
         == "TL;DR: long text"
     )
+
+
+def test_the_gateway_sends_translation_to_the_cloud_for_quality():
+    from edgecloud.gateway.placement import RequestView, TierState, TierStates
+    from edgecloud.gateway.policies.task import TaskPolicy
+
+    tiers = TierStates({"edge": TierState("edge"), "cloud": TierState("cloud")}, now=0.0)
+    view = RequestView(kind="chat", model="auto", text="Good morning.", prompt_tokens=4, task="translate")
+    decision = TaskPolicy().decide(view, tiers)
+    assert decision is not None and decision.tier == "cloud" and "quality" in decision.reason

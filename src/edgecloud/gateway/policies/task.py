@@ -9,13 +9,14 @@ from edgecloud.gateway.placement import Decision, RequestView, TierStates
 
 REALTIME = ("dialogue", "speech", "chat")
 BIG_DATA = ("mining", "knowledge-graph", "summarize-long", "batch")
+QUALITY = ("translate",)  # small edge models translate poorly (see `edgecloud eval --suite translation`)
 
 
 class TaskPolicy:
     name = "task"
 
     def __init__(self, profiles: Mapping[str, str] | None = None) -> None:
-        default = {task: "edge" for task in REALTIME} | {task: "cloud" for task in BIG_DATA}
+        default = {task: "edge" for task in REALTIME} | {task: "cloud" for task in BIG_DATA + QUALITY}
         self.profiles = dict(default, **(profiles or {}))
 
     def decide(self, request: RequestView, tiers: TierStates) -> Decision | None:
@@ -30,5 +31,5 @@ class TaskPolicy:
         tier = self.profiles.get(request.task)
         if tier is None:
             return None
-        kind = "real-time" if tier == tiers.edge else "big-data"
+        kind = "real-time" if tier == tiers.edge else "quality" if request.task in QUALITY else "big-data"
         return Decision(tier, self.name, f"task {request.task!r} is {kind} work")
