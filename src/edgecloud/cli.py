@@ -294,8 +294,12 @@ def _embedded_edge(models: list[str]) -> EmbeddedServer:
 @app.command()
 def calibrate(
     prompts: Annotated[
-        Path, typer.Option(help="JSONL of {prompt, answers: [...]} (see examples/calibration)")
-    ],
+        Path | None, typer.Option(help="JSONL of {prompt, answers: [...]} (see examples/calibration)")
+    ] = None,
+    from_eval: Annotated[
+        Path | None,
+        typer.Option(help="use an `edgecloud eval --cloud --out DIR` run instead of asking both tiers"),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="topology YAML: its tiers are used, the threshold written")
     ] = None,
@@ -322,12 +326,23 @@ def calibrate(
     )
     from edgecloud.gateway.topology import load_topology
 
+    if (prompts is None) == (from_eval is None):
+        raise typer.BadParameter("give either --prompts FILE or --from-eval DIR")
     try:
+        if from_eval is not None:
+            from edgecloud.eval.cascade import samples_from_eval
+
+            samples = samples_from_eval(from_eval, score)
+            result = choose_threshold(samples, target)
+            print_calibration(result, score, len(samples))
+            if config is not None:
+                write_threshold(config, result, score)
+            return
         if config is not None:
             topology = load_topology(config)
             edge = edge or topology.tiers["edge"].upstreams[0].url
             cloud = cloud or topology.tiers["cloud"].upstreams[0].url
-        if not edge or not cloud:
+        if not edge or not cloud or prompts is None:
             raise typer.BadParameter("give --config with edge and cloud tiers, or --edge and --cloud")
         items = load_prompts(prompts)[:limit]
         with Bar(console=console, transient=True) as bar:
@@ -427,6 +442,24 @@ def bench_gateway(
     from edgecloud.bench.gateway import run_gateway_bench
 
     raise typer.Exit(run_gateway_bench(requests, out, console))
+
+
+@bench_app.command("batching")
+def bench_batching(
+    model: Annotated[str, typer.Option(help="chat model served on transformers")] = "smollm2-135m-instruct",
+    concurrency: Annotated[str, typer.Option(help="concurrent requests per level")] = "1,4,16,32",
+    max_tokens: Annotated[int, typer.Option(min=1, help="answer length per request")] = 64,
+    threads: Annotated[int, typer.Option(min=1, help="torch threads in the node")] = 2,
+    out: Annotated[Path | None, typer.Option(help="write JSON results here")] = None,
+) -> None:
+    """Continuous batching: aggregate output tokens/s at each concurrency vs the same requests in turn."""
+    from edgecloud.bench.batching import parse_levels, run_batching_bench
+
+    try:
+        levels = parse_levels(concurrency)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--concurrency") from None
+    raise typer.Exit(run_batching_bench(model, levels, max_tokens, threads, out, console))
 
 
 @app.command("eval")

@@ -79,3 +79,21 @@ def test_escalating_the_least_confident_items_first_beats_random_routing_when_co
     assert curve.points[0].accuracy == 0.5 and curve.points[-1].accuracy == 0.75
     reached = curve.share_for(0.95)
     assert reached is not None and reached.cloud_share == 0.25
+
+
+def test_an_eval_run_becomes_calibration_samples_for_the_gateway_cascade(tmp_path):
+    from edgecloud.eval.cascade import samples_from_eval
+    from edgecloud.eval.report import write_records
+    from edgecloud.gateway.calibrate import choose_threshold
+
+    edge, cloud = _records([("a", 1, 1), ("b", 1, 0), ("c", 0, 1), ("d", 0, 1)])
+    write_records(tmp_path / "records.jsonl", edge)
+    write_records(tmp_path / "records-cloud.jsonl", cloud)
+    samples = samples_from_eval(tmp_path, "mean")
+    assert [(s.edge_correct, s.cloud_correct) for s in sorted(samples, key=lambda s: -s.confidence)] == [
+        (True, True),
+        (True, False),
+        (False, True),
+        (False, True),
+    ]
+    assert choose_threshold(samples, 0.95).chosen.cloud_share == 0.25  # only "d" must escalate

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from edgecloud.errors import InvalidRequest
 from edgecloud.eval.harness import Record
+from edgecloud.gateway.calibrate import Sample
 
 
 @dataclass(frozen=True)
@@ -68,3 +71,19 @@ def tradeoff(edge: Sequence[Record], cloud: Sequence[Record], method: str, signa
         baseline = (1 - share) * edge_acc + share * cloud_acc
         points.append(TradeoffPoint(share, correct / n, baseline, threshold))
     return Tradeoff(method, signal, edge_acc, cloud_acc, tuple(points))
+
+
+def samples_from_eval(folder: Path, score: str = "mean") -> list[Sample]:
+    """`edgecloud calibrate --from-eval`: an eval run's per-item edge confidence and both tiers'
+    correctness, as calibration samples (the gateway's cascade reads the same mean/min token logprob)."""
+    from edgecloud.eval.report import read_records
+
+    edge_file, cloud_file = folder / "records.jsonl", folder / "records-cloud.jsonl"
+    if not edge_file.is_file() or not cloud_file.is_file():
+        raise InvalidRequest(f"{folder} has no records.jsonl and records-cloud.jsonl (run eval with --cloud)")
+    edge, cloud = read_records(edge_file), read_records(cloud_file)
+    method = next((m for m in ("letter", "exact", "chrf") if any(m in r.scores for r in edge)), None)
+    if method is None:
+        raise InvalidRequest(f"{folder}: no scored items to calibrate on")
+    rows = pair_records(edge, cloud, method, f"{score}_logprob")
+    return [Sample(signal, edge_score >= 0.5, cloud_score >= 0.5) for signal, edge_score, cloud_score in rows]
