@@ -1,0 +1,205 @@
+"""`edgecloud cloud ...` (serve on Ray Serve, jobs on Ray Data) and `edgecloud kg query`: thin commands
+over edgecloud.cloud's modules."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from edgecloud.errors import EdgecloudError
+
+cloud_app = typer.Typer(help="The cloud tier on Ray: Serve deployments, Ray Data jobs.", no_args_is_help=True)
+job_app = typer.Typer(help="Big-data jobs on Ray Data (local Ray or --address).", no_args_is_help=True)
+kg_app = typer.Typer(help="Query a knowledge graph built by `edgecloud cloud job kg`.", no_args_is_help=True)
+cloud_app.add_typer(job_app, name="job")
+console = Console(stderr=True)
+
+Address = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster to join (e.g. ray://head:10001 or head:6379); default: a local Ray"),
+]
+Cpus = Annotated[int, typer.Option(help="CPUs of the local Ray instance (ignored with --address)")]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/] {message}")
+    return typer.Exit(2)
+
+
+@cloud_app.command("serve")
+def serve(
+    model: Annotated[list[str], typer.Option("--model", "-m", help="catalogue name or path; repeatable")],
+    replicas: Annotated[int, typer.Option(help="fixed number of replicas")] = 1,
+    autoscale: Annotated[
+        str | None, typer.Option(help="MIN:MAX replicas, scaled on ongoing requests (overrides --replicas)")
+    ] = None,
+    address: Address = None,
+    host: Annotated[str, typer.Option(help="bind address of Serve's HTTP proxy")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port of Serve's HTTP proxy")] = 8000,
+    threads: Annotated[int, typer.Option(help="engine threads per replica")] = 1,
+    replica_cpus: Annotated[float, typer.Option(help="Ray CPUs reserved per replica")] = 1.0,
+    runtime: Annotated[str | None, typer.Option(help="force an engine: llamacpp or transformers")] = None,
+    target_ongoing: Annotated[
+        float, typer.Option(help="autoscaling target: ongoing requests per replica")
+    ] = 2.0,
+    num_cpus: Cpus = 2,
+) -> None:
+    """Serve the node's OpenAI-compatible API as a Ray Serve deployment with replicas."""
+    from edgecloud.cloud.ray_serve import ServeOptions, deploy, parse_autoscale, undeploy, wait_for_signal
+    from edgecloud.cloud.session import ray_session
+
+    try:
+        options = ServeOptions(
+            models=tuple(model),
+            replicas=replicas,
+            autoscale=parse_autoscale(autoscale) if autoscale else None,
+            host=host,
+            port=port,
+            threads=threads,
+            replica_cpus=replica_cpus,
+            runtime=runtime,
+            target_ongoing_requests=target_ongoing,
+        )
+    except EdgecloudError as exc:
+        raise _fail(exc.message) from None
+    if replicas < 1:
+        raise _fail("--replicas must be at least 1")
+    started = time.perf_counter()
+    with ray_session(address, num_cpus=num_cpus):
+        try:
+            deploy(options)
+            scale = f"autoscale {autoscale}" if autoscale else f"{replicas} replica(s)"
+            console.print(
+                f"[green]ready[/] in {time.perf_counter() - started:.1f}s: edgecloud cloud on "
+                f"http://{host}:{port} (Ray Serve, {scale}, models {', '.join(model)})"
+            )
+            sig = wait_for_signal()
+            console.print(f"signal {sig}: stopping the deployment")
+        finally:
+            undeploy(local=address is None)
+
+
+@kg_app.command("query")
+def kg_query(
+    out: Annotated[Path, typer.Argument(help="the job's output folder (with graph.graphml)")],
+    entity: Annotated[str, typer.Argument(help="entity name or alias (case-insensitive)")],
+    limit: Annotated[int, typer.Option(help="relations to show per direction")] = 50,
+) -> None:
+    """Print an entity's neighbours and the relations that link them."""
+    from edgecloud.cloud.kg_graph import find_entity, load_graph, print_neighbourhood
+
+    graph_file = out / "graph.graphml"
+    if not graph_file.is_file():
+        raise _fail(f"no graph at {graph_file}; build one with `edgecloud cloud job kg CORPUS --out {out}`")
+    graph = load_graph(graph_file)
+    node = find_entity(graph, entity)
+    if node is None:
+        raise _fail(f"no entity {entity!r} in {graph_file} ({graph.number_of_nodes()} entities)")
+    print_neighbourhood(graph, node, Console(), limit=limit)
+
+
+Corpus = Annotated[Path, typer.Argument(help="a folder of .txt/.md, or .jsonl / .parquet file(s)")]
+Out = Annotated[Path, typer.Option(help="output folder (rerun with the same one to resume)")]
+Workers = Annotated[int, typer.Option(help="Ray Data workers (actors, one CPU each)")]
+ShardSize = Annotated[int, typer.Option(help="documents per shard (the unit of resume)")]
+BatchSize = Annotated[int, typer.Option(help="documents per map_batches call")]
+TextField = Annotated[str, typer.Option(help="text field of JSONL records / Parquet column")]
+IdField = Annotated[str, typer.Option(help="id field (default: file:row)")]
+Limit = Annotated[int | None, typer.Option(help="only the first N documents")]
+
+
+def _job_options(
+    corpus: Path,
+    out: Path,
+    workers: int,
+    shard_size: int,
+    batch_size: int,
+    address: str | None,
+    num_cpus: int,
+    text_field: str,
+    id_field: str,
+    limit: int | None,
+) -> object:
+    from edgecloud.cloud.jobs import JobOptions
+
+    if workers < 1 or shard_size < 1 or batch_size < 1:
+        raise _fail("--workers, --shard-size and --batch-size must be at least 1")
+    out.mkdir(parents=True, exist_ok=True)
+    return JobOptions(
+        corpus, out, workers, shard_size, batch_size, address, num_cpus, text_field, id_field, limit
+    )
+
+
+@job_app.command("mine")
+def job_mine(
+    corpus: Corpus,
+    out: Out,
+    topics: Annotated[int | None, typer.Option(help="number of topics [default: sqrt(n/2)]")] = None,
+    duplicate_threshold: Annotated[
+        float, typer.Option(help="cosine similarity at which two documents are near-duplicates")
+    ] = 0.95,
+    workers: Workers = 2,
+    shard_size: ShardSize = 16,
+    batch_size: BatchSize = 32,
+    address: Address = None,
+    num_cpus: Cpus = 2,
+    text_field: TextField = "text",
+    id_field: IdField = "id",
+    limit: Limit = None,
+) -> None:
+    """Text mining: MiniLM embeddings on Ray Data, topics with c-TF-IDF keywords, near-duplicates."""
+    from edgecloud.cloud.jobs import JobOptions, mine_job
+
+    options = _job_options(
+        corpus, out, workers, shard_size, batch_size, address, num_cpus, text_field, id_field, limit
+    )
+    assert isinstance(options, JobOptions)
+    try:
+        summary = mine_job(options, topics=topics, threshold=duplicate_threshold, console=console)
+    except EdgecloudError as exc:
+        raise _fail(exc.message) from None
+    Console().print(
+        f"{summary['documents']} documents, {len(summary['topics'])} topics, "
+        f"{len(summary['near_duplicates'])} near-duplicate pairs; {summary['shards_run']} shard(s) run, "
+        f"{summary['shards_skipped']} skipped; {summary['docs_per_s']:.1f} docs/s\n"
+        f"wrote {out}/documents.parquet, topics.parquet, duplicates.parquet, summary.md, summary.json"
+    )
+
+
+@job_app.command("kg")
+def job_kg(
+    corpus: Corpus,
+    out: Out,
+    same_threshold: Annotated[
+        float, typer.Option(help="MiniLM cosine at which two names of one label family are one entity")
+    ] = 0.9,
+    workers: Workers = 2,
+    shard_size: ShardSize = 16,
+    batch_size: BatchSize = 32,
+    address: Address = None,
+    num_cpus: Cpus = 2,
+    text_field: TextField = "text",
+    id_field: IdField = "id",
+    limit: Limit = None,
+) -> None:
+    """Knowledge graph: spaCy entities and subject-verb-object triples on Ray Data, entity resolution."""
+    from edgecloud.cloud.jobs import JobOptions, kg_job
+
+    options = _job_options(
+        corpus, out, workers, shard_size, batch_size, address, num_cpus, text_field, id_field, limit
+    )
+    assert isinstance(options, JobOptions)
+    try:
+        summary = kg_job(options, same_threshold=same_threshold, console=console)
+    except EdgecloudError as exc:
+        raise _fail(exc.message) from None
+    Console().print(
+        f"{summary['documents']} documents, {summary['entities']} entities, {summary['relations']} "
+        f"relations ({summary['merged_names']} names merged); {summary['shards_run']} shard(s) run, "
+        f"{summary['shards_skipped']} skipped; {summary['docs_per_s']:.1f} docs/s\n"
+        f"wrote {out}/graph.graphml, triples.jsonl, summary.json; try `edgecloud kg query {out} NAME`"
+    )
