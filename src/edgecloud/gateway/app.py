@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edgecloud.errors import Forbidden
+from edgecloud.gateway.classify import classify_answer
 from edgecloud.gateway.inbound import AUTO, Inbound, parse_inbound, task_alias
 from edgecloud.gateway.placement import Decision
 from edgecloud.gateway.policies.cascade import confidence
@@ -38,7 +39,12 @@ from edgecloud.serving.errors import EXCEPTION_HANDLERS, read_bytes
 from edgecloud.serving.server import EmbeddedServer
 
 WATCH_AFTER_S = 0.05
-PATHS = {"chat": "/v1/chat/completions", "completion": "/v1/completions", "embedding": "/v1/embeddings"}
+PATHS = {
+    "chat": "/v1/chat/completions",
+    "completion": "/v1/completions",
+    "embedding": "/v1/embeddings",
+    "classification": "/v1/classify",
+}
 
 
 async def _serve(request: Request, kind: str) -> Response:
@@ -83,6 +89,8 @@ async def _answer(request: Request, gateway: Gateway, inbound: Inbound, started:
     )
     if key is not None and key.tiers:
         placement = _within_scope(gateway, placement, key)
+    if kind == "classification":  # edge first; low-confidence inputs escalate to the cloud
+        return await classify_answer(gateway, inbound, placement, started)
     if placement.decision.cascade and gateway.cascade is not None:
         return await _cascade(gateway, inbound, placement, started)
     assert gateway.proxy is not None
@@ -214,6 +222,10 @@ async def embeddings(request: Request) -> Response:
     return await _serve(request, "embedding")
 
 
+async def classify(request: Request) -> Response:
+    return await _serve(request, "classification")
+
+
 async def models(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     data = [
@@ -290,6 +302,7 @@ def create_gateway_app(
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/classify", classify, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

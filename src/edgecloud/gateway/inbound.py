@@ -59,7 +59,7 @@ def _message_text(message: Any) -> str:
     return str(content or "")
 
 
-REQUIRED = {"chat": "messages", "completion": "prompt", "embedding": "input"}
+REQUIRED = {"chat": "messages", "completion": "prompt", "embedding": "input", "classification": "input"}
 
 
 def parse_inbound(kind: str, raw: bytes) -> Inbound:

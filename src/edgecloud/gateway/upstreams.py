@@ -84,6 +84,8 @@ class Tier:
         return None
 
     def model_for(self, kind: str) -> str | None:
+        if kind == "classification":  # what `auto` means for /v1/classify: the first classifier listed
+            return next((found for u in self.upstreams if (found := u.first_model(kind))), None)
         configured = self.config.chat_model if kind != "embedding" else self.config.embedding_model
         if configured:
             return configured

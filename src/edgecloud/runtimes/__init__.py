@@ -21,6 +21,10 @@ def create_runtime(spec: ModelSpec, *, threads: int, n_ctx: int | None = None) -
 
         if spec.kind == "embedding":
             return TransformersEncoder(n_threads=threads)
+        if spec.kind == "classification":
+            from edgecloud.runtimes.classifier import TransformersClassifier
+
+            return TransformersClassifier(n_threads=threads)
         return TransformersDecoder(n_threads=threads, n_ctx=n_ctx)
     if spec.runtime == "whisper":
         from edgecloud.runtimes.whisper import WhisperRuntime

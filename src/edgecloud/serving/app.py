@@ -20,6 +20,7 @@ from edgecloud.serving.errors import EXCEPTION_HANDLERS
 from edgecloud.serving.metrics import NodeMetrics
 from edgecloud.serving.pool import LoadEvent, ModelPool
 from edgecloud.serving.routes.audio import dialogue, transcriptions
+from edgecloud.serving.routes.classify import classify
 from edgecloud.serving.routes.completions import chat_completions, completions
 from edgecloud.serving.routes.embeddings import embeddings
 from edgecloud.serving.routes.system import health, list_models, metrics
@@ -31,7 +32,7 @@ def resolve_specs(catalogue: Catalogue, models: Sequence[str], runtime: str | No
     if runtime:
         specs = [
             replace(spec, runtime=runtime)  # type: ignore[arg-type]
-            if spec.kind not in ("embedding", "transcription")
+            if spec.kind not in ("embedding", "transcription", "classification")
             else spec
             for spec in specs
         ]
@@ -66,6 +67,7 @@ def create_app(ctx: NodeContext, keys: KeyStore | None = None) -> Starlette:
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/classify", classify, methods=["POST"]),
         Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),
         Route("/v1/audio/dialogue", dialogue, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),

@@ -101,7 +101,7 @@ class ModelPool:
         runtime = create_runtime(spec, threads=self._settings.threads, n_ctx=self._settings.n_ctx)
         runtime.load(spec)
         handle = ModelHandle(spec.name, spec, runtime, created=int(time.time()))
-        if spec.kind == "embedding":
+        if spec.kind in ("embedding", "classification"):  # encoders: batched dynamically
             handle.batcher = EncoderBatcher(
                 spec.name,
                 runtime,
