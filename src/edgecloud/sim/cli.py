@@ -156,10 +156,25 @@ def _row(candidate: Any) -> dict[str, Any]:
     }
 
 
+def _distinct(candidates: list[Any]) -> list[Any]:
+    """One row per distinct outcome: configurations that simulate identically show once (the first,
+    i.e. the best ranked or the simplest)."""
+    seen: set[tuple[Any, ...]] = set()
+    kept = []
+    for candidate in candidates:
+        row = _row(candidate)
+        key = (row["replicas"], row["p95_ttft_ms"], row["cost"], row["cloud_share"])
+        if key not in seen:
+            seen.add(key)
+            kept.append(candidate)
+    return kept
+
+
 def _print_plan(
     best: list[Any], runs: list[Any], slo: str, minimize: str, requests: int, console: Console
 ) -> None:
-    shown = best[:6] if best else sorted(runs, key=lambda c: c.summary["all"]["ttft"]["p95_ms"] or 1e18)[:6]
+    shown = best if best else sorted(runs, key=lambda c: c.summary["all"]["ttft"]["p95_ms"] or 1e18)
+    shown = _distinct(shown)[:6]
     title = f"plan for {slo}, minimizing {minimize} ({len(runs)} runs of {requests:,} requests)"
     table = Table(
         "",
@@ -186,6 +201,6 @@ def _print_plan(
             f"{row['utilisation']:.0%}",
             f"{row['cost']:.2f}",
         )
-    console.print(table)
+    Console(width=max(console.width, 150), stderr=True).print(table)
     if not best:
         console.print(f"[yellow]no configuration met {slo}[/]; the closest runs are shown")

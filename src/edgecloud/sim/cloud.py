@@ -168,11 +168,11 @@ class CloudTier:
         self._reschedule(r, now)
 
     def autoscale(self, now: float) -> None:
-        """One replica more when the queue per ready replica passes scale_up_queue (none is removed)."""
+        """One replica more when the queue per ready replica reaches scale_up_queue (none is removed)."""
         ceiling = self.spec.max_replicas
         if ceiling is None or self.replicas >= ceiling:
             return
-        if len(self.queue) > self.spec.scale_up_queue * max(self.ready(now), 1):
+        if len(self.queue) >= self.spec.scale_up_queue * max(self.ready(now), 1):
             starting = sum(1 for at in self._ready_at if at > now)
             if not starting:
                 self.add_replica(now)

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from edgecloud.gateway.placement import Decision, RequestView, TierState, TierStates
+from edgecloud.gateway.placement import Decision, PlacementChain, Policy, RequestView, TierState, TierStates
 from edgecloud.gateway.policies import build_chain, place_request, privacy_of
 from edgecloud.sim.scenario import Gateway
 
@@ -63,6 +63,19 @@ EdgeKey = tuple[bool, bool, int, int, int, str, int]
 CloudKey = tuple[bool, bool, int, int, int, int, str]
 
 
+class _Noted:
+    """A policy that notes its name when the chain asks it, then decides as itself."""
+
+    def __init__(self, policy: Policy, asked: list[str]) -> None:
+        self.name = policy.name
+        self._policy = policy
+        self._asked = asked
+
+    def decide(self, request: RequestView, tiers: TierStates) -> Decision | None:
+        self._asked.append(self.name)
+        return self._policy.decide(request, tiers)
+
+
 @dataclass(frozen=True)
 class Placed:
     """A decision with a small integer id, so runs count decisions without keeping strings."""
@@ -76,6 +89,9 @@ class SimPlacer:
         self.chain = build_chain(gateway.policies, gateway.policy_settings)
         self.privacy = privacy_of(self.chain)
         self.memoise = all(name in READS for name in self.chain.names)
+        self._consulted: list[str] = []
+        # The same policy objects in the same PlacementChain, each noting that it was asked.
+        self._recording = PlacementChain([_Noted(p, self._consulted) for p in self.chain.policies])
         self.cloud_price = cloud_price
         self.cloud_context = cloud_context
         cost = gateway.policy_settings.get("cost", {})
@@ -129,16 +145,13 @@ class SimPlacer:
         self, request: RequestKey, edge: EdgeKey, cloud: CloudKey, now: float
     ) -> tuple[Placed, list[str]]:
         """The chain's decision (through place_request, as the gateway asks it) and the names of the
-        policies it consulted before one had an opinion (all of them when none had)."""
+        policies it consulted, in order, up to the one with an opinion (all of them when none had)."""
         self.misses += 1
-        view, states = self.view(request), self.states(edge, cloud, now)
-        consulted = []
-        for policy in self.chain.policies:
-            consulted.append(policy.name)
-            if policy.decide(view, states) is not None:
-                break
-        decision = place_request(self.chain, self.privacy, view, states)
-        return Placed(self._id(decision), decision), consulted
+        self._consulted.clear()
+        decision = place_request(
+            self._recording, self.privacy, self.view(request), self.states(edge, cloud, now)
+        )
+        return Placed(self._id(decision), decision), list(self._consulted)
 
     def _id(self, decision: Decision) -> int:
         if decision not in self._ids:

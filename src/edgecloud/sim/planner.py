@@ -58,7 +58,7 @@ def parse_slo(text: str) -> list[Constraint]:
         if not _known(constraint.metric):
             raise InvalidRequest(
                 f"unknown SLO metric {constraint.metric!r}: use [edge_|cloud_]p50|p90|p95|p99_ttft|e2e "
-                "or [edge_|cloud_]ttft_attainment"
+                "or [edge_|cloud_]ttft_attainment, e.g. p95_ttft<800ms"
             )
         constraints.append(constraint)
     if not constraints:
@@ -109,7 +109,19 @@ def policy_orders(base: list[str]) -> list[tuple[str, ...]]:
         moved = [p for p in base if p != "latency"]
         moved.insert(moved.index("task"), "latency")
         variants.append(tuple(moved))
+    if "cost" in base and "latency" in base and base.index("cost") > base.index("latency"):
+        moved = [p for p in base if p != "cost"]
+        moved.insert(moved.index("latency"), "cost")  # the budget can only bite before latency decides
+        variants.append(tuple(moved))
     return list(dict.fromkeys(variants))
+
+
+def budget_matters(order: tuple[str, ...]) -> bool:
+    """The latency policy always has an opinion once both tiers are measured, so a budget checked
+    after it never decides anything."""
+    if "cost" not in order:
+        return False
+    return "latency" not in order or order.index("cost") < order.index("latency")
 
 
 def configured(
@@ -134,7 +146,9 @@ class PlanSpace:
 
     @property
     def pairs(self) -> Iterator[tuple[tuple[str, ...], float | None]]:
-        return ((order, budget) for order in self.orders for budget in self.budgets)
+        for order in self.orders:
+            for budget in self.budgets if budget_matters(order) else (None,):
+                yield order, budget
 
 
 def plan_space(scenario: Scenario, requests: int, max_replicas: int | None) -> PlanSpace:

@@ -31,8 +31,10 @@ def simulate(
     *,
     requests: int | None = None,
     progress: Callable[[int], None] | None = None,
+    memoise: bool = True,
 ) -> SimResult:
-    """`requests`: fewer (or more) than the scenario says, over a duration scaled to keep the rate."""
+    """`requests`: fewer (or more) than the scenario says, over a duration scaled to keep the rate.
+    `memoise=False` asks the policy chain for every request (slow; for checking the memo)."""
     started = time.perf_counter()
     total = requests or scenario.requests
     if total != scenario.requests:
@@ -44,6 +46,7 @@ def simulate(
     drawn = time.perf_counter()
     engine = Engine()
     sim = FleetSim(scenario, fleet, workload, engine)
+    sim.placer.memoise = sim.placer.memoise and memoise
     outcome = sim.run(progress)
     ran = time.perf_counter()
     summary = summarise(scenario, workload, outcome, sim)
