@@ -22,6 +22,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from edgecloud.bench.report import Cell, Report, Section, figure, new_figure, table, write_output
 from edgecloud.catalogue import Catalogue, LocalPath
 from edgecloud.config import NodeSettings
 from edgecloud.serving.launcher import NodeProcess
@@ -110,9 +111,37 @@ def run_engine_bench(
                     samples[name].append(measure())
     report = _report(samples, model, max_tokens, threads)
     _print(report, console)
-    if out:
-        out.write_text(json.dumps(report, indent=2))
+    html = write_output(out, report, lambda: engine_report(report))
+    if html:
+        console.print(f"report: {html}")
     return 0
+
+
+def engine_report(results: dict[str, Any]) -> Report:
+    """The engine benchmark in the common report format: ratios first, then tok/s per variant."""
+    median = results["median_tok_s"]
+    rows = [
+        (name, value, ", ".join(f"{v:.1f}" for v in results["samples_tok_s"][name]))
+        for name, value in median.items()
+    ]
+    fig = new_figure()
+    ax = fig.add_subplot()
+    names = list(median)
+    ax.bar(names, [median[n] for n in names], color="#2a9d8f", label="median")
+    for i, name in enumerate(names):
+        runs = results["samples_tok_s"][name]
+        ax.scatter([i] * len(runs), runs, color="#264653", zorder=3, s=14, label="runs" if i == 0 else None)
+    ax.set(ylabel="decode tokens/s", title="Decode rate per variant")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend()
+    section = Section(
+        f"Decode tokens/s, {results['model']}, {results['max_tokens']} tokens, {results['threads']} threads",
+        "Variants alternate in one run; the decode rate excludes prefill.",
+        (table("", ("variant", "median tok/s", "runs"), rows),),
+        (figure(fig, "Decode rate per variant"),),
+    )
+    headline: dict[str, Cell] = {name: ratio for name, ratio in results["ratios"].items()}
+    return Report("edgecloud bench engine", "engine", headline, (section,), results)
 
 
 def _report(samples: dict[str, list[float]], model: str, max_tokens: int, threads: int) -> dict[str, Any]:

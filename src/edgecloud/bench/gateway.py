@@ -17,6 +17,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from edgecloud.bench.plots import cdf
+from edgecloud.bench.report import Cell, Report, Section, table, write_output
 from edgecloud.serving.launcher import EchoProcess, GatewayProcess
 
 BODY = json.dumps(
@@ -74,9 +76,33 @@ def run_gateway_bench(requests: int, out: Path | None, console: Console) -> int:
                         path.call()
     report = _report(paths, requests)
     _print(report)
-    if out:
-        out.write_text(json.dumps(report, indent=2))
+    samples = {path.name: path.samples for path in paths}
+    html = write_output(out, report, lambda: gateway_report(report, samples))
+    if html:
+        console.print(f"report: {html}")
     return 0
+
+
+def gateway_report(results: dict[str, Any], samples: dict[str, list[float]]) -> Report:
+    """The gateway benchmark in the common report format: added latency first, then a CDF per path."""
+    rows = [
+        (name, s["p50"], s["p95"], s["p99"], s["mean"], s.get("added_p50"), s.get("added_p95"))
+        for name, s in results["paths"].items()
+    ]
+    headline: dict[str, Cell] = {}
+    for name, s in results["paths"].items():
+        if "added_p50" in s:
+            headline[f"added p50 / p95 ms, {name}"] = f"{s['added_p50']:.3f} / {s['added_p95']:.3f}"
+    columns = ("path", "p50 ms", "p95 ms", "p99 ms", "mean ms", "added p50 ms", "added p95 ms")
+    section = Section(
+        f"Latency, {results['requests']} sequential requests per path, interleaved",
+        "The instant echo upstream called directly and through two gateways; the difference is what "
+        "the gateway adds.",
+        (table("", columns, rows),),
+        (cdf(samples, "Request latency per path", "ms", scale=1000),),
+    )
+    data = {**results, "samples_s": samples}
+    return Report("edgecloud bench gateway", "gateway", headline, (section,), data)
 
 
 def _report(paths: list[Path_], requests: int) -> dict[str, Any]:

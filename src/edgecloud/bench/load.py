@@ -13,10 +13,10 @@ import random
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -104,6 +104,10 @@ def _text(choice: dict[str, Any]) -> str:
     return str((choice.get("delta") or {}).get("content") or choice.get("text") or "")
 
 
+T = TypeVar("T")
+Send = Callable[[httpx.AsyncClient, str, dict[str, Any]], Awaitable[T]]
+
+
 async def run_load(
     url: str,
     bodies: Sequence[dict[str, Any]],
@@ -115,13 +119,37 @@ async def run_load(
     on_done: Callable[[], None] | None = None,
 ) -> tuple[list[Sample], float]:
     """All samples (one per body, in completion order) and the wall time of the run."""
+    return await run_load_with(
+        one_request,
+        url,
+        bodies,
+        concurrency=concurrency,
+        rate=rate,
+        timeout=timeout,
+        seed=seed,
+        on_done=on_done,
+    )
+
+
+async def run_load_with(
+    send: Send[T],
+    url: str,
+    bodies: Sequence[dict[str, Any]],
+    *,
+    concurrency: int | None = None,
+    rate: float | None = None,
+    timeout: float = 120.0,
+    seed: int = 0,
+    on_done: Callable[[], None] | None = None,
+) -> tuple[list[T], float]:
+    """The closed or open loop with any request function (the hybrid scenario records more per answer)."""
     limits = httpx.Limits(max_connections=max(concurrency or 64, 64), max_keepalive_connections=64)
-    samples: list[Sample] = []
+    samples: list[T] = []
     started = time.perf_counter()
     async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
 
         async def fire(body: dict[str, Any]) -> None:
-            samples.append(await one_request(client, url, body))
+            samples.append(await send(client, url, body))
             if on_done:
                 on_done()
 

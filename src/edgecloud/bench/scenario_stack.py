@@ -1,0 +1,163 @@
+"""What the hybrid scenario runs against: an edge node, a cloud node behind the link emulator, and a
+gateway in front of both. Starts what was not given, and always stops everything it started (an
+ExitStack unwinds in reverse order, on errors and Ctrl-C too).
+
+The link emulator runs in this process on its own thread and event loop, so the RTT can change
+between phases (the sweep) without restarting anything: it reads its profile per chunk."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import httpx
+import yaml
+
+from edgecloud.bench.netem import LinkEmulator, LinkProfile
+from edgecloud.errors import Unavailable
+from edgecloud.gateway.topology import Price, Topology, load_topology
+from edgecloud.serving.launcher import GatewayProcess, NodeProcess, ServiceProcess, free_port
+
+# The example topology's cloud prices (examples/topology.yaml): the edge is paid for already.
+CLOUD_PRICE = Price(input_per_1k=0.0005, output_per_1k=0.0015)
+EDGE_PRICE = Price()
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    edge_model: str = "smollm2-135m-instruct"
+    cloud_model: str = "smollm2-135m-instruct"
+    cloud_runtime: str = "transformers"
+    edge_url: str | None = None  # use this edge node instead of starting one
+    cloud_url: str | None = None  # use this cloud node instead of starting one
+    rtt_s: float = 0.08
+    threads: int = 1  # per node engine: on a busy 2-core machine one thread beats two (DEPENDENCIES.md)
+    workdir: Path = Path("bench-results")
+
+
+class LinkThread:
+    """A LinkEmulator on a private event loop in a daemon thread, listening on a free loopback port."""
+
+    def __init__(self, upstream: tuple[str, int], profile: LinkProfile) -> None:
+        self.port = free_port()
+        self.emulator = LinkEmulator(("127.0.0.1", self.port), upstream, profile)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="netem", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def set_rtt(self, rtt_s: float) -> None:
+        # One attribute store: the emulator reads its profile afresh for every chunk it forwards.
+        self.emulator.profile = replace(self.emulator.profile, rtt_s=rtt_s)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.emulator.start(), self._loop).result(10)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self.emulator.stop(), self._loop).result(10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+
+
+@dataclass
+class Stack:
+    """Live URLs: the edge node, the cloud as the client sees it (through the link), the gateway."""
+
+    edge_url: str
+    cloud_url: str
+    gateway_url: str
+    link: LinkThread
+    topology: Topology
+    cloud_node_url: str  # behind the link
+
+    def urls(self) -> list[str]:
+        return [self.edge_url, self.cloud_node_url, self.cloud_url, self.gateway_url]
+
+
+def topology_for(config: StackConfig, edge_url: str, cloud_link_url: str) -> dict[str, Any]:
+    """The gateway's topology: the full policy chain, both tiers' chat models and prices, a quick probe
+    (so the latency policy sees a new RTT within a second)."""
+    return {
+        "tiers": {
+            "edge": {
+                "upstreams": [{"url": edge_url}],
+                "chat_model": config.edge_model,
+                "price": EDGE_PRICE.model_dump(),
+            },
+            "cloud": {
+                "upstreams": [{"url": cloud_link_url}],
+                "chat_model": config.cloud_model,
+                "price": CLOUD_PRICE.model_dump(),
+            },
+        },
+        "policies": ["privacy", "hint", "task", "offline", "latency", "cost", "cascade"],
+        "policy_settings": {"latency": {"slo_ttft_ms": 800}},
+        "probe_interval_s": 0.5,
+    }
+
+
+def check_reachable(url: str, what: str) -> None:
+    """A given node must answer /health now: the scenario measures nodes, it does not wait for them."""
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=5.0).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"the {what} node at {url} is not healthy: {exc}") from None
+
+
+def start_nodes(
+    config: StackConfig, stack: ExitStack, on_wait: Callable[[str, ServiceProcess], None]
+) -> tuple[str, str]:
+    """The edge and cloud URLs: given ones checked, missing ones started (loading in parallel)."""
+    started: list[tuple[str, NodeProcess]] = []
+    if config.edge_url is None:
+        args = ["--tier", "edge", "--threads", str(config.threads)]
+        started.append(("edge node", NodeProcess([config.edge_model], args=args)))
+    if config.cloud_url is None:
+        args = ["--runtime", config.cloud_runtime, "--tier", "cloud", "--n-ctx", "2048"]
+        args += ["--threads", str(config.threads)]
+        started.append(("cloud node", NodeProcess([config.cloud_model], args=args)))
+    for _, process in started:
+        stack.enter_context(process)
+    for what, process in started:
+        on_wait(what, process)
+    urls = dict(started)
+    edge_url = config.edge_url or urls["edge node"].url
+    cloud_url = config.cloud_url or urls["cloud node"].url
+    for url, what in ((config.edge_url, "edge"), (config.cloud_url, "cloud")):
+        if url is not None:
+            check_reachable(url, what)
+    return edge_url.rstrip("/"), cloud_url.rstrip("/")
+
+
+def start_stack(
+    config: StackConfig, stack: ExitStack, on_wait: Callable[[str, ServiceProcess], None]
+) -> Stack:
+    """Enters every process into `stack`; the caller's `with ExitStack()` stops them."""
+    edge_url, cloud_url = start_nodes(config, stack, on_wait)
+    parts = urlsplit(cloud_url)
+    link = stack.enter_context(
+        LinkThread((parts.hostname or "127.0.0.1", parts.port or 80), LinkProfile(rtt_s=config.rtt_s))
+    )
+    raw = topology_for(config, edge_url, link.url)
+    config.workdir.mkdir(parents=True, exist_ok=True)
+    path = config.workdir / "topology.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    gateway = stack.enter_context(GatewayProcess(config=str(path)))
+    on_wait("gateway", gateway)
+    return Stack(edge_url, link.url, gateway.url, link, load_topology(path, env={}), cloud_url)

@@ -1,0 +1,102 @@
+"""The hybrid scenario's workload and its quality proxy: a fixed mix of dialogue, private and mining
+prompts (the same list for every placement), the request body each placement gets, and how close two
+greedy answers are (exact match, token overlap F1).
+
+Dialogue prompts carry no hints (the policy chain places them: latency, cost, default); private
+prompts carry an email address or a phone number (the privacy policy keeps them on the edge); mining
+prompts carry `metadata.task: mining` (the task policy sends them to the cloud)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+DIALOGUE = (
+    "Say hello and ask how my day was.",
+    "What should I cook tonight?",
+    "Tell me a short joke.",
+    "How do I say thank you in Spanish?",
+    "Give me one tip for sleeping better.",
+    "What is a good name for a cat?",
+    "Suggest a quick stretch I can do at my desk.",
+    "What is the capital of France?",
+)
+PRIVATE = (
+    "My email is jane.doe@example.com. Write a one-line reply confirming our meeting.",
+    "Call me back at +44 20 7946 0958 about my order, and tell me what to say when you do.",
+    "Remind omar.haddad@example.org that the invoice is due on Friday.",
+    "My phone number is +1 212 736 5000. How should I introduce myself on a voicemail?",
+)
+MINING = (
+    "List the main topics in these reviews: battery life is short, screen is sharp, price is high.",
+    "Extract the people and places: Ana met Omar in Lisbon, then flew to Nairobi with Li.",
+    "Summarise in one sentence: the edge answers fast; the cloud handles big models and data.",
+    "Classify the sentiment of each review: great phone; awful support; fine for the price.",
+)
+KINDS = {"dialogue": DIALOGUE, "private": PRIVATE, "mining": MINING}
+# Out of every 8 requests: 4 dialogue, 2 private, 2 mining (interleaved, so every slice is a mix).
+PATTERN = ("dialogue", "private", "dialogue", "mining", "dialogue", "private", "dialogue", "mining")
+
+
+@dataclass(frozen=True)
+class Item:
+    index: int
+    kind: str  # dialogue | private | mining
+    prompt: str
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {"task": "mining"} if self.kind == "mining" else {}
+
+
+def build_workload(count: int) -> list[Item]:
+    """`count` items in a fixed interleaved mix; each kind cycles through its prompts."""
+    seen: Counter[str] = Counter()
+    items = []
+    for index in range(count):
+        kind = PATTERN[index % len(PATTERN)]
+        prompts = KINDS[kind]
+        items.append(Item(index, kind, prompts[seen[kind] % len(prompts)]))
+        seen[kind] += 1
+    return items
+
+
+def body_for(item: Item, model: str, max_tokens: int, *, gateway: bool) -> dict[str, Any]:
+    """A greedy streamed chat request; only the gateway gets the placement metadata."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": item.prompt}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "seed": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if gateway and item.metadata:
+        body["metadata"] = item.metadata
+    return body
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def exact_match(answer: str, reference: str) -> bool:
+    return " ".join(words(answer)) == " ".join(words(reference))
+
+
+def token_f1(answer: str, reference: str) -> float:
+    """SQuAD-style bag-of-words F1 between two answers: 1.0 for the same words, 0.0 for none shared."""
+    a, b = Counter(words(answer)), Counter(words(reference))
+    if not a and not b:
+        return 1.0
+    shared = sum((a & b).values())
+    if shared == 0:
+        return 0.0
+    precision, recall = shared / sum(a.values()), shared / sum(b.values())
+    return 2 * precision * recall / (precision + recall)

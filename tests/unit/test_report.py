@@ -1,0 +1,133 @@
+"""The benchmark report format: a self-contained HTML page with its plots inline and a JSON twin, and
+the hybrid scenario's figures computed from recorded answers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from edgecloud.bench import plots
+from edgecloud.bench.report import Report, Section, render_html, table, write_report
+from edgecloud.bench.scenario_analysis import agreement, cloud_share, cost_per_1k, tier_split, ttft_ratio
+from edgecloud.bench.scenario_analysis import levels as level_summaries
+from edgecloud.bench.scenario_client import Answer
+from edgecloud.bench.scenario_report import ScenarioResults, build_report
+from edgecloud.bench.scenario_workload import build_workload, exact_match, token_f1
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PRICES = {"edge": (0.0, 0.0), "cloud": (0.5, 1.5)}
+
+
+def answers_for(placement: str, concurrency: int, rtt_s: float = 0.08) -> list[Answer]:
+    """Answers shaped like a real run's: the edge is fast, the cloud pays the RTT; the gateway keeps
+    private prompts on the edge and sends mining to the cloud."""
+    out = []
+    for item in build_workload(16):
+        on_cloud = placement == "cloud-only" or (placement == "hybrid" and item.kind == "mining")
+        tier = "cloud" if on_cloud else "edge"
+        policy = (
+            {"private": "privacy", "mining": "task"}.get(item.kind, "latency")
+            if placement == "hybrid"
+            else ""
+        )
+        ttft = (0.05 + rtt_s + 0.01 * concurrency) if on_cloud else 0.02 + 0.002 * item.index
+        text = f"answer {item.index}" if on_cloud else f"edge says {item.index}"
+        out.append(
+            Answer(
+                item.index,
+                item.kind,
+                placement,
+                True,
+                "",
+                ttft,
+                ttft + 0.3,
+                20,
+                10,
+                text,
+                tier,
+                policy,
+                concurrency,
+                rtt_s,
+            )
+        )
+    return out
+
+
+@pytest.fixture
+def results() -> ScenarioResults:
+    main = [a for p in ("edge-only", "cloud-only", "hybrid") for c in (1, 4) for a in answers_for(p, c)]
+    walls = {(p, c): 4.0 / c for p in ("edge-only", "cloud-only", "hybrid") for c in (1, 4)}
+    sweep = [
+        a for p in ("edge-only", "cloud-only", "hybrid") for r in (0.0, 0.08) for a in answers_for(p, 1, r)
+    ]
+    return ScenarioResults({"requests": 16}, 0.08, main, walls, sweep, PRICES)
+
+
+def test_a_report_renders_as_one_self_contained_page_with_png_plots(tmp_path: Path) -> None:
+    figure = plots.cdf({"edge-only": [0.01, 0.02, 0.03], "cloud-only": [0.1, 0.2]}, "TTFT", "ms", scale=1000)
+    report = Report(
+        "a report",
+        "test",
+        {"ratio": 0.25},
+        (Section("Latency", "why it matters", (table("t", ("a", "b"), [("x <b>", 1.5)]),), (figure,)),),
+        {"samples": [1, 2, 3]},
+    )
+    json_path, html_path = write_report(report, tmp_path / "out")
+    page = html_path.read_text()
+    images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', page)
+    assert len(images) == 1 and base64.b64decode(images[0]).startswith(PNG_MAGIC)
+    assert "x &lt;b&gt;" in page and "<script" not in page and "http://" not in page
+    saved = json.loads(json_path.read_text())
+    assert saved["headline"] == {"ratio": 0.25} and saved["data"] == {"samples": [1, 2, 3]}
+    assert saved["sections"][0]["figures"] == [{"title": "TTFT", "caption": ""}]
+
+
+def test_the_hybrid_report_has_every_section_and_plot(results: ScenarioResults) -> None:
+    report = build_report(results)
+    titles = [section.title for section in report.sections]
+    assert titles == [
+        "Latency per placement at 80 ms RTT",
+        "Time to first token vs RTT",
+        "Throughput vs concurrency",
+        "Tier split per policy",
+        "Cost per 1k requests",
+        "Answer agreement with cloud-only (quality proxy)",
+    ]
+    page = render_html(report)
+    assert page.count("<img ") == sum(len(section.figures) for section in report.sections) == 9
+    json.dumps(report.data)  # the raw data is JSON as it stands
+
+
+def test_hybrid_figures_follow_from_the_answers(results: ScenarioResults) -> None:
+    summary = level_summaries(results.answers, results.walls)
+    assert summary["hybrid"][4]["requests_per_s"] == 16 / 1.0
+    # Mining is a quarter of the mix and must run on the cloud: it sets hybrid's p95, not its median.
+    assert ttft_ratio(summary, 1, "p95") == pytest.approx(1.0)
+    median = ttft_ratio(summary, 1, "p50")
+    assert median is not None and median < 0.5
+    assert cloud_share(results.answers) == 0.25  # 2 mining prompts in every 8
+    split = tier_split(results.answers)
+    assert split["hybrid: privacy"] == {"edge": 8} and split["hybrid: task"] == {"cloud": 8}
+    costs = cost_per_1k(results.answers, PRICES)
+    assert costs["edge-only"] == 0.0 and costs["cloud-only"] == pytest.approx(1000 * (0.01 + 0.015))
+    assert costs["hybrid"] == pytest.approx(costs["cloud-only"] / 4)
+    agree = agreement(results.answers)
+    assert agree["hybrid/mining"]["exact_match"] == 1.0 and agree["edge-only"]["exact_match"] == 0.0
+    assert agree["hybrid"]["exact_match"] == 0.25
+
+
+def test_agreement_proxies_compare_words_not_formatting() -> None:
+    assert exact_match("The capital is Paris.", "the capital is  paris")
+    assert token_f1("Paris is the capital", "The capital is Paris") == 1.0
+    assert token_f1("Paris", "Lyon") == 0.0
+    assert 0.0 < token_f1("the capital is Paris", "the capital is Lyon") < 1.0
+
+
+def test_the_workload_mixes_dialogue_private_and_mining_prompts() -> None:
+    kinds = [item.kind for item in build_workload(8)]
+    assert kinds.count("dialogue") == 4 and kinds.count("private") == 2 and kinds.count("mining") == 2
+    assert all(item.metadata == {"task": "mining"} for item in build_workload(8) if item.kind == "mining")
