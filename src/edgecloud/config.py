@@ -25,6 +25,12 @@ class NodeSettings(BaseSettings):
         None, ge=64, description="context window for decoders (default: min(model, 4096))"
     )
     max_queue: int = Field(16, ge=1, description="requests waiting per decoder before 429")
+    max_batch: int = Field(
+        32, ge=1, description="sequences decoded together per step (transformers decoders; 1 = no batching)"
+    )
+    max_batch_tokens: int = Field(
+        4096, ge=1, description="tokens one batching step may process: decode tokens plus prompts joining"
+    )
     max_body_bytes: int = Field(4 << 20, ge=1024, description="largest accepted request body")
     max_audio_bytes: int = Field(
         25 << 20, ge=1024, description="largest accepted audio upload (OpenAI allows 25 MB)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from edgecloud.errors import InvalidRequest, ModelFileError
 from edgecloud.runtimes.base import Capability, InferenceRequest, InferenceResult, Prepared, StepOutput
 from edgecloud.runtimes.hf_detok import HFDetokenizer
 from edgecloud.runtimes.textstream import DecodeState, StopMatcher, decoder_postprocess, token_budget
+
+if TYPE_CHECKING:
+    from edgecloud.runtimes.transformers_batch import DecodeBatch
 
 
 def _local_path(spec: ModelSpec) -> Path:
@@ -98,7 +101,8 @@ def _max_seq_length(path: Path, default: int) -> int:
 
 
 class TransformersDecoder:
-    """A full-precision causal LM: one sequence at a time, token by token, with its own KV cache."""
+    """A full-precision causal LM. `infer` runs one sequence with its own KV cache; `open_batch` gives
+    the continuous batch the node's scheduler drives (sequences join and leave between steps)."""
 
     capabilities = frozenset({Capability.CHAT, Capability.COMPLETION, Capability.LOGPROBS})
 
@@ -152,15 +156,15 @@ class TransformersDecoder:
         return Prepared(request=request, tokens=tokens, max_tokens=max_tokens, state=state)
 
     def infer(self, batch: Sequence[Prepared]) -> Iterator[StepOutput]:
+        """One sequence, token by token, with its own cache: the reference the batch is checked against."""
         import torch
 
+        from edgecloud.runtimes.transformers_batch import new_generator, step_output
+
         if len(batch) != 1:
-            raise ValueError("the transformers decoder runs one sequence at a time")
+            raise ValueError("the transformers decoder runs one sequence at a time; use open_batch()")
         prepared = batch[0]
-        sampling = prepared.request.sampling
-        generator = torch.Generator().manual_seed(
-            sampling.seed if sampling.seed is not None else int(torch.randint(0, 2**31, ()).item())
-        )
+        generator = new_generator(prepared.request.sampling.seed)
         eos = set(_eos_ids(self._model, self._tokenizer))
         input_ids = torch.tensor([prepared.tokens])
         past: Any = None
@@ -169,23 +173,26 @@ class TransformersDecoder:
                 out = self._model(input_ids=input_ids, cache=past, use_cache=True, logits_to_keep=1)
                 past = out.cache
                 logprobs = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-                token = _sample(logprobs, sampling.temperature, sampling.top_p, generator)
-                if token in eos:
-                    yield StepOutput(prepared, finish_reason="stop")
+                output, token = step_output(prepared, logprobs, generator, produced, eos, _sample)
+                yield output
+                if token is None:
                     return
-                top: tuple[tuple[int, float], ...] = ()
-                if sampling.top_logprobs:
-                    values, ids = torch.topk(logprobs, sampling.top_logprobs)
-                    top = tuple((int(i), float(v)) for i, v in zip(ids, values, strict=True))
-                last = produced >= prepared.max_tokens
-                yield StepOutput(
-                    prepared,
-                    token_id=token,
-                    logprob=float(logprobs[token]) if sampling.logprobs else None,
-                    top_logprobs=top,
-                    finish_reason="length" if last else None,
-                )
                 input_ids = torch.tensor([[token]])
+
+    @property
+    def can_batch(self) -> bool:
+        """Whether open_batch() works for this model (full-attention caches only)."""
+        from transformers import DynamicCache
+
+        from edgecloud.runtimes.transformers_batch import cache_is_batchable
+
+        return self._model is not None and cache_is_batchable(DynamicCache(config=self._model.config))
+
+    def open_batch(self) -> DecodeBatch:
+        """A continuous batch over this model, for the node's batching scheduler (one thread owns it)."""
+        from edgecloud.runtimes.transformers_batch import DecodeBatch
+
+        return DecodeBatch(self._model, set(_eos_ids(self._model, self._tokenizer)), _sample)
 
     def postprocess(self, raw: StepOutput) -> InferenceResult:
         return decoder_postprocess(raw)

@@ -14,6 +14,7 @@ from edgecloud.config import NodeSettings
 from edgecloud.errors import ModelNotFound, Unavailable
 from edgecloud.runtimes import create_runtime
 from edgecloud.runtimes.base import Runtime
+from edgecloud.serving.batching import ContinuousBatcher
 from edgecloud.serving.metrics import NodeMetrics
 from edgecloud.serving.scheduler import DecoderWorker, EncoderBatcher
 
@@ -27,7 +28,7 @@ class ModelHandle:
     spec: ModelSpec
     runtime: Runtime
     created: int
-    worker: DecoderWorker | None = None
+    worker: DecoderWorker | ContinuousBatcher | None = None
     batcher: EncoderBatcher | None = None
 
     @property
@@ -110,14 +111,27 @@ class ModelPool:
                 max_wait=self._settings.embed_max_wait_ms / 1000,
             )
         else:
-            handle.worker = DecoderWorker(
-                spec.name, runtime, self._metrics, max_queue=self._settings.max_queue
-            )
+            handle.worker = self._decoder_scheduler(spec.name, runtime)
             handle.worker.start()
         seconds = time.perf_counter() - started
         self._metrics.load_seconds.labels(spec.name).set(seconds)
         self._handles[spec.name] = handle
         self._on_event(spec.name, "ready", seconds)
+
+    def _decoder_scheduler(self, name: str, runtime: Runtime) -> DecoderWorker | ContinuousBatcher:
+        """Engines that decode many sequences per step (transformers) batch continuously; the others
+        (llama.cpp) get one worker thread that runs one request at a time."""
+        settings = self._settings
+        if getattr(runtime, "can_batch", False) and settings.max_batch > 1:
+            return ContinuousBatcher(
+                name,
+                runtime,  # type: ignore[arg-type]
+                self._metrics,
+                max_batch=settings.max_batch,
+                max_batch_tokens=settings.max_batch_tokens,
+                max_queue=settings.max_queue,
+            )
+        return DecoderWorker(name, runtime, self._metrics, max_queue=settings.max_queue)
 
     async def close(self, timeout: float = 5.0) -> None:
         for handle in self._handles.values():
