@@ -24,6 +24,7 @@ from edgecloud.runtimes.base import (
     InferenceRequest,
     InferenceResult,
     Prepared,
+    SamplingParams,
     StepOutput,
 )
 
@@ -39,6 +40,8 @@ class TranscriptionRequest(InferenceRequest):
     "completion"; `prompt` is its initial prompt (spellings, context), `sampling.temperature` 0 means
     Whisper's fallback schedule."""
 
+    # OpenAI's default for audio is temperature 0 (with fallback), not the text APIs' 1.
+    sampling: SamplingParams = field(default_factory=lambda: SamplingParams(temperature=0.0))
     audio: bytes = b""
     filename: str = "audio"
     language: str | None = None
