@@ -71,6 +71,11 @@ class CloudTier:
     def replicas(self) -> int:
         return len(self._running)
 
+    @property
+    def running(self) -> int:
+        """Sequences decoding now, over all replicas."""
+        return sum(self._running)
+
     def ready(self, now: float) -> int:
         return sum(1 for at in self._ready_at if at <= now)
 

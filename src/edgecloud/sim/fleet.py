@@ -47,7 +47,7 @@ class Outcome:
     failover: NDArray[np.bool_]
     edge_busy_s: NDArray[np.float64]
     cloud_wait: NDArray[np.float64]
-    queue_samples: list[tuple[float, int, int]]  # (time, cloud queue, replicas) at each probe
+    queue_samples: list[tuple[float, int, int, int]]  # (time, queued, replicas, running) per probe
 
 
 class FleetSim:
@@ -86,7 +86,7 @@ class FleetSim:
         self._spend_step = 0
         self._period_end = self.placer.period_s
         self._cloud_up = cloud.replicas > 0 or cloud.max_replicas is not None
-        self.queue_samples: list[tuple[float, int, int]] = []
+        self.queue_samples: list[tuple[float, int, int, int]] = []
         self._classes = [
             (d.prefill_tok_s, d.decode_tok_s, d.max_queue, d.context_length, d.network.bandwidth_mbit)
             for d in scenario.devices
@@ -138,7 +138,7 @@ class FleetSim:
         self._probe_queue = len(cloud.queue) // ready
         self._probe_full = len(cloud.queue) >= cloud.spec.queue_limit
         self._cloud_up = cloud.replicas > 0
-        self.queue_samples.append((now, len(cloud.queue), cloud.replicas))
+        self.queue_samples.append((now, len(cloud.queue), cloud.replicas, cloud.running))
         cloud.autoscale(now)
         if now < self.scenario.duration_s:
             self.engine.schedule(now + self.scenario.gateway.probe_interval_s, self._probe)

@@ -60,15 +60,17 @@ def _latency_plot(result: SimResult, field: str, title: str) -> str:
 def _queue_plot(result: SimResult) -> str:
     import matplotlib.pyplot as plt
 
-    samples = np.array(result.outcome.queue_samples or [(0.0, 0, 0)], dtype=float)
+    samples = np.array(result.outcome.queue_samples or [(0.0, 0, 0, 0)], dtype=float)
+    minutes = samples[:, 0] / 60
     figure, axis = plt.subplots(figsize=(6.4, 3.0))
-    axis.plot(samples[:, 0] / 60, samples[:, 1], color=COLOURS["cloud"], label="queued")
+    axis.plot(minutes, samples[:, 3], color="#457b9d", label="decoding")
+    axis.plot(minutes, samples[:, 1], color=COLOURS["cloud"], label="queued")
+    capacity = samples[:, 2] * result.scenario.cloud.max_batch
+    axis.step(minutes, capacity, color="grey", where="post", linestyle="--", label="batch slots")
     axis.set_xlabel("minutes")
-    axis.set_ylabel("cloud queue")
-    twin = axis.twinx()
-    twin.step(samples[:, 0] / 60, samples[:, 2], color="grey", where="post", label="replicas")
-    twin.set_ylabel("replicas")
-    axis.set_title("cloud queue (probed) and replicas")
+    axis.set_ylabel("sequences")
+    axis.set_title("cloud: sequences decoding and queued (at each probe), batch slots")
+    axis.legend()
     return _png(figure)
 
 

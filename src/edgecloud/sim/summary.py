@@ -85,7 +85,7 @@ def _cloud(scenario: Scenario, outcome: Outcome, sim: FleetSim) -> dict[str, Any
     busy = sum(cloud.stats.busy_s) / max(hours * 3600, 1e-9)
     concurrency = sum(cloud.stats.sequence_s) / max(hours * 3600, 1e-9)
     waits = outcome.cloud_wait[~np.isnan(outcome.cloud_wait)]
-    queue = np.array([q for _, q, _ in outcome.queue_samples] or [0])
+    queue = np.array([q for _, q, _, _ in outcome.queue_samples] or [0])
     return {
         "replicas_start": scenario.cloud.replicas,
         "replicas_end": cloud.replicas,
@@ -99,7 +99,7 @@ def _cloud(scenario: Scenario, outcome: Outcome, sim: FleetSim) -> dict[str, Any
         "queue_max": int(cloud.stats.max_queue),
         "rejected_429": cloud.stats.rejected,
         "queue_series": [
-            [round(t, 1), q, r] for t, q, r in outcome.queue_samples[:: max(1, len(queue) // 400)]
+            [round(t, 1), q, r, b] for t, q, r, b in outcome.queue_samples[:: max(1, len(queue) // 400)]
         ],
     }
 
