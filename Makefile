@@ -64,9 +64,13 @@ unit: install
 test: install lint typecheck
 	$(VENV)/bin/pytest tests
 
+# A short version of every benchmark; each writes bench-results/<name>/report.html (+ report.json).
 bench: install
-	$(VENV)/bin/edgecloud bench engine
-	$(VENV)/bin/edgecloud bench gateway
+	$(VENV)/bin/edgecloud bench engine --runs 2 --max-tokens 64 --out bench-results/engine
+	$(VENV)/bin/edgecloud bench gateway --requests 300 --out bench-results/gateway
+	$(VENV)/bin/edgecloud bench scenario hybrid --rtt 80ms --requests 16 --concurrency 1,4 --max-tokens 16 \
+	  --sweep 0,80,200 --sweep-requests 3 --out bench-results/hybrid
+	@echo "reports: bench-results/engine/report.html bench-results/gateway/report.html bench-results/hybrid/report.html"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

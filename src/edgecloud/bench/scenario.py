@@ -35,13 +35,14 @@ from edgecloud.serving.launcher import ServiceProcess
 @dataclass(frozen=True)
 class ScenarioConfig:
     stack: StackConfig = field(default_factory=StackConfig)
-    requests: int = 48  # per placement and concurrency level
+    requests: int = 32  # per placement and concurrency level
     concurrency: tuple[int, ...] = (1, 4)
-    max_tokens: int = 24
+    max_tokens: int = 16
     sweep_rtts_s: tuple[float, ...] = (0.0, 0.04, 0.08, 0.16)
-    sweep_requests: int = 8  # per placement and RTT
+    sweep_requests: int = 4  # per placement and RTT
     out: Path = Path("bench-results/hybrid")
     timeout_s: float = 120.0
+    warm_up_requests: int = 4  # per placement: the first mix of dialogue, private and mining
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ async def sweep_phase(
 
 
 async def warm_up(chosen: Sequence[Target], config: ScenarioConfig) -> None:
-    items = build_workload(4)  # dialogue, private, dialogue, mining
+    items = build_workload(config.warm_up_requests)  # 4: dialogue, private, dialogue, mining
     for target in chosen:
         await _run(target, items, config, 1, config.stack.rtt_s, lambda: None)
 

@@ -42,7 +42,10 @@ def level_summary(answers: Sequence[Answer], wall_s: float) -> dict[str, Any]:
 def levels(answers: Sequence[Answer], walls: Mapping[tuple[str, int], float]) -> dict[str, dict[int, Any]]:
     """placement -> concurrency -> summary; `walls` sums each placement's round wall times per level."""
     out: dict[str, dict[int, Any]] = defaultdict(dict)
-    for (placement, concurrency), wall in sorted(walls.items()):
+    order = {placement: rank for rank, placement in enumerate(PLACEMENTS)}
+    for (placement, concurrency), wall in sorted(
+        walls.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0])
+    ):
         chosen = [a for a in answers if a.placement == placement and a.concurrency == concurrency]
         out[placement][concurrency] = level_summary(chosen, wall)
     return dict(out)

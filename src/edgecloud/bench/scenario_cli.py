@@ -36,18 +36,22 @@ def hybrid(
     out: Annotated[Path, typer.Option(help="folder for report.html, report.json, topology.yaml")] = Path(
         "bench-results/hybrid"
     ),
-    requests: Annotated[int, typer.Option(min=1, help="requests per placement and concurrency level")] = 48,
+    requests: Annotated[int, typer.Option(min=1, help="requests per placement and concurrency level")] = 32,
     concurrency: Annotated[str, typer.Option(help="closed-loop concurrency levels, e.g. 1,4")] = "1,4",
-    max_tokens: Annotated[int, typer.Option(min=1, help="answer length (greedy)")] = 24,
+    max_tokens: Annotated[int, typer.Option(min=1, help="answer length (greedy)")] = 16,
     sweep: Annotated[str, typer.Option(help="RTTs for the TTFT-vs-RTT sweep (ms), e.g. 0,40,80,160")] = (
         "0,40,80,160"
     ),
-    sweep_requests: Annotated[int, typer.Option(min=1, help="requests per placement and sweep RTT")] = 8,
+    sweep_requests: Annotated[int, typer.Option(min=1, help="requests per placement and sweep RTT")] = 4,
     edge: Annotated[str | None, typer.Option(help="use this edge node instead of starting one")] = None,
     cloud: Annotated[str | None, typer.Option(help="use this cloud node instead of starting one")] = None,
     edge_model: Annotated[str, typer.Option(help="the edge tier's chat model")] = "smollm2-135m-instruct",
-    cloud_model: Annotated[str, typer.Option(help="the cloud tier's chat model")] = "smollm2-135m-instruct",
-    cloud_runtime: Annotated[str, typer.Option(help="runtime of a started cloud node")] = "transformers",
+    cloud_model: Annotated[
+        str, typer.Option(help="the cloud tier's chat model")
+    ] = "qwen2.5-coder-0.5b-instruct",
+    cloud_runtime: Annotated[
+        str | None, typer.Option(help="engine of a started cloud node: llamacpp or transformers")
+    ] = None,
     threads: Annotated[int, typer.Option(min=1, help="engine threads of each started node")] = 1,
 ) -> None:
     """Edge-only vs cloud-only vs the gateway's hybrid placement on one mixed workload, cloud behind an

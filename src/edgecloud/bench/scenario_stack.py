@@ -33,8 +33,10 @@ EDGE_PRICE = Price()
 @dataclass(frozen=True)
 class StackConfig:
     edge_model: str = "smollm2-135m-instruct"
-    cloud_model: str = "smollm2-135m-instruct"
-    cloud_runtime: str = "transformers"
+    # The cloud tier's larger chat model (Qwen2.5 0.5B, ~4x SmolLM2's parameters): the reference the
+    # agreement proxy compares the edge's small model with.
+    cloud_model: str = "qwen2.5-coder-0.5b-instruct"
+    cloud_runtime: str | None = None  # the catalogue's engine for it; e.g. "transformers" to force one
     edge_url: str | None = None  # use this edge node instead of starting one
     cloud_url: str | None = None  # use this cloud node instead of starting one
     rtt_s: float = 0.08
@@ -129,8 +131,8 @@ def start_nodes(
         args = ["--tier", "edge", "--threads", str(config.threads)]
         started.append(("edge node", NodeProcess([config.edge_model], args=args)))
     if config.cloud_url is None:
-        args = ["--runtime", config.cloud_runtime, "--tier", "cloud", "--n-ctx", "2048"]
-        args += ["--threads", str(config.threads)]
+        args = ["--tier", "cloud", "--n-ctx", "2048", "--threads", str(config.threads)]
+        args += ["--runtime", config.cloud_runtime] if config.cloud_runtime else []
         started.append(("cloud node", NodeProcess([config.cloud_model], args=args)))
     for _, process in started:
         stack.enter_context(process)

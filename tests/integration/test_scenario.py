@@ -1,0 +1,56 @@
+"""The hybrid scenario end to end on loopback: real nodes, the link emulator and the gateway, a tiny
+workload on every placement, a report with its plots, and nothing left running afterwards."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from rich.console import Console
+
+from edgecloud.bench.report import write_report
+from edgecloud.bench.scenario import ScenarioConfig, StackConfig, run_scenario
+from edgecloud.bench.scenario_report import build_report
+
+pytestmark = pytest.mark.slow
+
+
+def port_is_closed(url: str) -> bool:
+    parts = urlsplit(url)
+    with socket.socket() as sock:
+        return sock.connect_ex((parts.hostname or "127.0.0.1", parts.port or 80)) != 0
+
+
+def test_a_tiny_hybrid_scenario_compares_placements_and_stops_everything(tmp_path: Path) -> None:
+    # The cloud node serves SmolLM2 too here, so the test stays short; the command's default cloud
+    # model is the larger Qwen2.5 0.5B.
+    stack = StackConfig(cloud_model="smollm2-135m-instruct", rtt_s=0.05, workdir=tmp_path)
+    config = ScenarioConfig(
+        stack=stack,
+        requests=8,  # one full mix: 4 dialogue, 2 private, 2 mining
+        concurrency=(2,),
+        max_tokens=4,
+        warm_up_requests=1,
+        sweep_rtts_s=(0.0, 0.1),
+        sweep_requests=1,
+        out=tmp_path,
+    )
+    seen: list[str] = []
+    results = run_scenario(config, Console(quiet=True), on_stack=lambda s: seen.extend(s.urls()))
+
+    assert all(a.ok for a in (*results.answers, *results.sweep)), [a.error for a in results.answers]
+    hybrid = [a for a in results.answers if a.placement == "hybrid"]
+    assert {a.tier for a in hybrid if a.kind == "private"} == {"edge"}  # PII never left the edge
+    assert {(a.tier, a.policy) for a in hybrid if a.kind == "mining"} == {("cloud", "task")}
+    assert {a.tier for a in results.answers if a.placement == "cloud-only"} == {"cloud"}
+    assert {(a.placement, a.rtt_s) for a in results.sweep} == {
+        (placement, rtt) for placement in ("edge-only", "cloud-only", "hybrid") for rtt in (0.0, 0.1)
+    }
+
+    _, html = write_report(build_report(results), tmp_path / "report")
+    page = html.read_text()
+    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', page)) == 9
+    assert seen and all(port_is_closed(url) for url in seen)
