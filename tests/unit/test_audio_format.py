@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
+from starlette.applications import Starlette
 from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from edgecloud.runtimes.whisper import Transcript, TranscriptSegment, Word
-from edgecloud.serving.audio_format import form_fields, render, srt, timestamp, vtt
+from edgecloud.serving.audio_format import form_fields, read_form, render, srt, timestamp, vtt
+from edgecloud.serving.errors import EXCEPTION_HANDLERS
 from edgecloud.speech.voice import sse_events
 
 
@@ -72,3 +79,31 @@ def test_server_sent_events_are_split_by_blank_lines_and_named() -> None:
         ("message", "{}"),
         ("message", "[DONE]"),
     ]
+
+
+def _form_app(limit: int) -> Starlette:
+    async def route(request: Request) -> Response:
+        form = await read_form(request, limit)
+        return PlainTextResponse(str(len(form)))
+
+    return Starlette(routes=[Route("/", route, methods=["POST"])], exception_handlers=EXCEPTION_HANDLERS)
+
+
+def test_a_chunked_upload_without_a_length_is_cut_off_at_the_limit() -> None:
+    def body() -> Iterator[bytes]:
+        yield b'--XX\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+        yield from (b"\0" * 10_000 for _ in range(50))
+        yield b"\r\n--XX--\r\n"
+
+    headers = {"content-type": "multipart/form-data; boundary=XX"}
+    with TestClient(_form_app(100_000)) as client:
+        response = client.post("/", content=body(), headers=headers)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+
+
+def test_a_body_that_is_not_multipart_is_a_400() -> None:
+    with TestClient(_form_app(100_000)) as client:
+        response = client.post("/", json={"model": "whisper-tiny-en"})
+    assert response.status_code == 400
+    assert "multipart/form-data" in response.json()["error"]["message"]
