@@ -77,7 +77,7 @@ def test_a_rerun_skips_finished_shards_and_redoes_only_a_lost_one(
     out = tmp_path / "again"
     shutil.copytree(first_out, out)
     (out / "shards-mine" / "shard-00002.done").unlink()  # as if the job died while writing shard 2
-    again = mine_job(JobOptions(CORPUS, out, workers=2, shard_size=16), topics=None, threshold=0.95)
+    again = mine_job(JobOptions(CORPUS, out, workers=1, shard_size=16), topics=None, threshold=0.95)
     assert (again["shards"], again["shards_run"], again["shards_skipped"]) == (5, 1, 4)
     assert again["near_duplicates"] == first["near_duplicates"]
     idle = mine_job(JobOptions(CORPUS, out, workers=2, shard_size=16), topics=None, threshold=0.95)

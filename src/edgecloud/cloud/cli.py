@@ -30,6 +30,18 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _check_models(models: list[str], runtime: str | None) -> None:
+    """Unknown models fail here, in a second, rather than as replicas Serve retries for minutes."""
+    from edgecloud.catalogue import Catalogue
+    from edgecloud.config import NodeSettings
+    from edgecloud.serving.app import resolve_specs
+
+    try:
+        resolve_specs(Catalogue(NodeSettings().cache_dir), models, runtime)
+    except EdgecloudError as exc:
+        raise _fail(exc.message) from None
+
+
 @cloud_app.command("serve")
 def serve(
     model: Annotated[list[str], typer.Option("--model", "-m", help="catalogue name or path; repeatable")],
@@ -68,10 +80,14 @@ def serve(
         raise _fail(exc.message) from None
     if replicas < 1:
         raise _fail("--replicas must be at least 1")
+    _check_models(model, runtime)
     started = time.perf_counter()
     with ray_session(address, num_cpus=num_cpus):
         try:
-            deploy(options)
+            try:
+                deploy(options)
+            except RuntimeError as exc:  # Serve gave up on the deployment (replicas kept failing)
+                raise _fail(f"the deployment failed: {str(exc).splitlines()[0]}") from None
             scale = f"autoscale {autoscale}" if autoscale else f"{replicas} replica(s)"
             console.print(
                 f"[green]ready[/] in {time.perf_counter() - started:.1f}s: edgecloud cloud on "
@@ -203,3 +219,29 @@ def job_kg(
         f"{summary['shards_skipped']} skipped; {summary['docs_per_s']:.1f} docs/s\n"
         f"wrote {out}/graph.graphml, triples.jsonl, summary.json; try `edgecloud kg query {out} NAME`"
     )
+
+
+@cloud_app.command("bench")
+def bench(
+    job: Annotated[str, typer.Option(help="mine (MiniLM embeddings) or kg (spaCy extraction)")] = "mine",
+    corpus: Annotated[str, typer.Option(help=f"a corpus path, or {'builtin:rotten-tomatoes'}")] = (
+        "builtin:rotten-tomatoes"
+    ),
+    docs: Annotated[int, typer.Option(help="documents per run")] = 1000,
+    rounds: Annotated[int, typer.Option(help="alternating rounds of 1 and 2 workers")] = 2,
+    out: Annotated[Path | None, typer.Option(help="write the runs as JSON here")] = None,
+) -> None:
+    """Documents/s of a job's Ray Data stage with 1 and 2 workers, side by side in one run."""
+    import json
+
+    from edgecloud.cloud.bench import bench_workers, print_bench
+
+    if job not in ("mine", "kg"):
+        raise _fail("--job is mine or kg")
+    try:
+        rows = bench_workers(job, corpus, docs=docs, rounds=rounds)
+    except EdgecloudError as exc:
+        raise _fail(exc.message) from None
+    print_bench(rows, Console())
+    if out is not None:
+        out.write_text(json.dumps(rows, indent=2) + "\n")

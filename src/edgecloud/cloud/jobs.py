@@ -59,6 +59,7 @@ class StageRun:
             "docs_run": self.docs_run,
             "stage_seconds": round(self.seconds, 2),
             "docs_per_s": round(self.docs_per_s, 2),
+            **self.extra,
         }
 
 
@@ -85,15 +86,51 @@ def run_sharded(
     pending = [shard for shard in shards if not store.is_done(shard)]
     docs_pending = sum(len(shard.docs) for shard in pending)
     stage = Stage(stage_cls, stage_kwargs, batch_size=options.batch_size, workers=options.workers)
-    started = time.perf_counter()
+    clock = _StageClock()
     if pending:
         with ray_session(options.address, num_cpus=options.num_cpus), _progress(console) as progress:
             total = sum(len(shard.docs) for shard in shards)
             task = progress.add_task(f"{job}: documents", total=total, completed=total - docs_pending)
-            started = time.perf_counter()  # the Ray start-up is not the stage's work
-            run_stage(pending, stage, store, to_table, lambda docs, _: progress.advance(task, docs))
-    seconds = time.perf_counter() - started
-    return StageRun(store.read_all(shards), shards, len(pending), docs_pending, seconds if pending else 0.0)
+            clock.start()  # the Ray start-up is not the stage's work; the workers' start-up is
+
+            def advance(docs: int, shards_done: int) -> None:
+                clock.tick(docs)
+                progress.advance(task, docs)
+
+            run_stage(pending, stage, store, to_table, advance)
+            clock.stop()
+    return StageRun(store.read_all(shards), shards, len(pending), docs_pending, clock.seconds, clock.steady())
+
+
+class _StageClock:
+    """Wall time of the stage, and the rate after the first batch came back (workers warm)."""
+
+    def __init__(self) -> None:
+        self.started = self.first = self.stopped = 0.0
+        self.first_docs = self.docs = 0
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+
+    def tick(self, docs: int) -> None:
+        if not self.first:
+            self.first, self.first_docs = time.perf_counter(), docs
+        self.docs += docs
+
+    def stop(self) -> None:
+        self.stopped = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return self.stopped - self.started
+
+    def steady(self) -> dict[str, Any]:
+        warm = self.stopped - self.first
+        rate = (self.docs - self.first_docs) / warm if warm > 0 and self.docs > self.first_docs else 0.0
+        return {
+            "first_batch_s": round(self.first - self.started, 2) if self.first else 0.0,
+            "warm_docs_per_s": round(rate, 2),
+        }
 
 
 def _progress(console: Console | None) -> Progress:
@@ -131,7 +168,7 @@ def kg_job(options: JobOptions, *, same_threshold: float, console: Console | Non
     from edgecloud.router.model import load_encoder
 
     params = {"job": "kg", "model": SPACY_MODEL, "shard_size": options.shard_size, "version": 1}
-    run = run_sharded(options, "kg", SpacyExtractor, {}, params, _kg_table, console)
+    run = run_sharded(options, "kg", SpacyExtractor, {}, params, kg_table, console)
     triples, mentions = _kg_rows(run.table)
     encoder = load_encoder(threads=1)
     resolution = resolve(mentions, lambda names: encoder.embed(names), same_threshold)
@@ -151,7 +188,7 @@ def kg_job(options: JobOptions, *, same_threshold: float, console: Console | Non
     return summary
 
 
-def _kg_table(shard: Shard, rows: list[dict[str, Any]]) -> pa.Table:
+def kg_table(shard: Shard, rows: list[dict[str, Any]]) -> pa.Table:
     return pa.table(
         {name: [str(row[name]) for row in rows] for name in ("doc_id", "source", "entities", "triples")}
     )

@@ -3,6 +3,7 @@ always shut down again. Ray is imported lazily: it costs ~1 s and ~1.6 GB of pro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ WORKER_ENV = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_VERBOSITY": "error",
 }
+RAY_BINARIES = frozenset({"raylet", "gcs_server"})
 
 
 @contextmanager
@@ -49,4 +51,30 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = 2) -> Iter
     try:
         yield ray
     finally:
+        started = _children() if address is None else []
         ray.shutdown()
+        _reap(started)
+
+
+def _children() -> list[Any]:
+    """Ray's processes under this one (raylet, gcs_server, agents, workers), no other children."""
+    import psutil
+
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            command = " ".join(process.cmdline())
+            if command.startswith("ray::") or "/ray/" in command or process.name() in RAY_BINARIES:
+                found.append(process)
+    return found
+
+
+def _reap(processes: list[Any], grace: float = 5.0) -> None:
+    """A local Ray interrupted mid-job (Ctrl-C) can leave its dashboard and runtime-env agents behind,
+    orphaned; the processes this session started are ended by pid, after a grace period."""
+    import psutil
+
+    _, alive = psutil.wait_procs(processes, timeout=grace)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
