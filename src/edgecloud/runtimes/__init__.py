@@ -16,15 +16,15 @@ def create_runtime(spec: ModelSpec, *, threads: int, n_ctx: int | None = None) -
         from edgecloud.runtimes.llamacpp import LlamaCppRuntime
 
         return LlamaCppRuntime(n_ctx=n_ctx, n_threads=threads)
+    if spec.runtime == "transformers" and spec.kind == "classification":  # fp32 or dynamic-int8 folders
+        from edgecloud.runtimes.classifier import TransformersClassifier
+
+        return TransformersClassifier(n_threads=threads)
     if spec.runtime == "transformers":
         from edgecloud.runtimes.transformers import TransformersDecoder, TransformersEncoder
 
         if spec.kind == "embedding":
             return TransformersEncoder(n_threads=threads)
-        if spec.kind == "classification":
-            from edgecloud.runtimes.classifier import TransformersClassifier
-
-            return TransformersClassifier(n_threads=threads)
         return TransformersDecoder(n_threads=threads, n_ctx=n_ctx)
     if spec.runtime == "whisper":
         from edgecloud.runtimes.whisper import WhisperRuntime

@@ -1,6 +1,6 @@
 """Sequence classifiers from HF `AutoModelForSequenceClassification` folders (e.g. the sentiment
-classifier `edgecloud train classifier` writes): one forward pass per batch of texts, label
-probabilities out.
+classifier `edgecloud train classifier` writes, or its dynamic-int8 copy from `edgecloud optimize`):
+one forward pass per batch of texts, label probabilities out.
 
 A folder may carry `edgecloud_pooling: "mean"` in its config.json: the classifier head then reads the
 attention-masked mean of the last hidden states (optionally L2-normalised, `edgecloud_normalize`)
@@ -22,6 +22,7 @@ from edgecloud.runtimes.base import Capability, InferenceRequest, InferenceResul
 POOLING_KEY = "edgecloud_pooling"  # "cls" (transformers' own head) or "mean"
 NORMALIZE_KEY = "edgecloud_normalize"  # L2-normalise the mean-pooled vector first
 MAX_LENGTH_KEY = "edgecloud_max_length"  # the truncation length the model was trained with
+INT8_WEIGHTS = "model.int8.safetensors"  # edgecloud.optimize.int8.WEIGHTS_FILE
 CHUNK = 64  # texts per forward pass inside one batch: bounds activation memory
 
 
@@ -45,6 +46,16 @@ def pooling_of(config: Any) -> tuple[str, bool]:
     if pooling not in ("cls", "mean"):
         raise ModelFileError(f"{POOLING_KEY} must be 'cls' or 'mean', not {pooling!r}")
     return pooling, bool(getattr(config, NORMALIZE_KEY, False))
+
+
+def _load_model(path: Path, model_class: Any) -> Any:
+    """fp32 safetensors, or the int8 file `edgecloud optimize quantize --method dynamic-int8` writes
+    (the config, and with it the pooling flags, is the source folder's)."""
+    if (path / INT8_WEIGHTS).is_file():
+        from edgecloud.optimize.int8 import load_int8
+
+        return load_int8(path, model_class)
+    return model_class.from_pretrained(path).eval()
 
 
 class TransformersClassifier:
@@ -75,7 +86,7 @@ class TransformersClassifier:
         if self._n_threads:
             torch.set_num_threads(self._n_threads)
         self._tokenizer = AutoTokenizer.from_pretrained(path)
-        self._model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+        self._model = _load_model(path, AutoModelForSequenceClassification)
         config = self._model.config
         self._pooling, self._normalize = pooling_of(config)
         id2label = {int(k): str(v) for k, v in config.id2label.items()}

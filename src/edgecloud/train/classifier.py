@@ -102,13 +102,18 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
     )
 
 
-def evaluate_folder(folder: Path, snippets: Sequence[Snippet], threads: int | None = None) -> Scores:
-    """Accuracy and macro-F1 of an exported folder, run through the serving runtime."""
+def evaluate_folder(
+    folder: Path, splits: Sequence[Sequence[Snippet]], threads: int | None = None
+) -> list[Scores]:
+    """Accuracy and macro-F1 of an exported folder on each split, run through the serving runtime."""
     runtime = TransformersClassifier(n_threads=threads)
     runtime.load_folder(folder)
-    probabilities = runtime.probabilities([s.text for s in snippets])
-    predicted = np.array([LABELS.index(runtime.labels[i]) for i in probabilities.argmax(axis=1)])
-    return scores(label_ids(snippets), predicted)
+    measured = []
+    for snippets in splits:
+        probabilities = runtime.probabilities([s.text for s in snippets])
+        predicted = np.array([LABELS.index(runtime.labels[i]) for i in probabilities.argmax(axis=1)])
+        measured.append(scores(label_ids(snippets), predicted))
+    return measured
 
 
 def _classification_model(base_dir: Path) -> Any:
@@ -270,8 +275,7 @@ def train_classifier(config: TrainConfig, out: Path, on_progress: OnProgress | N
         details = TRAINERS[name](config, splits, folder, progress)
         seconds = time.perf_counter() - started
         progress(f"{name}: measuring", 0, 1)
-        validation = evaluate_folder(folder, splits.validation, config.threads)
-        test = evaluate_folder(folder, splits.test, config.threads)
+        validation, test = evaluate_folder(folder, [splits.validation, splits.test], config.threads)
         progress(f"{name}: measuring", 1, 1)
         results.append(VariantResult(name, validation, test, round(seconds, 1), folder, details))
     chosen = max(results, key=lambda r: (r.validation.accuracy, r.validation.macro_f1))
