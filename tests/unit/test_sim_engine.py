@@ -116,3 +116,20 @@ def test_a_seeded_run_repeats_exactly_and_the_memo_changes_no_decision() -> None
     decisions = [first.sim.placer.decisions[d] for d in first.outcome.decision]
     assert decisions == [plain.sim.placer.decisions[d] for d in plain.outcome.decision]
     assert np.array_equal(first.outcome.tier, plain.outcome.tier)
+
+
+def test_closed_loop_clients_keep_exactly_their_number_of_requests_in_flight() -> None:
+    scenario = load_scenario(SMALL)
+    device = scenario.devices[0].model_copy(
+        update={"count": 1, "offline": 0.0, "arrivals": {"process": "closed", "users": 1}}
+    )
+    device = device.model_copy(
+        update={"arrivals": type(scenario.devices[0].arrivals)(process="closed", users=1)}
+    )
+    one = scenario.model_copy(update={"devices": [device]})
+    result = simulate(one, requests=200)
+    arrived = np.array(result.sim._arrived)
+    ends = arrived + result.outcome.e2e
+    ok = ~np.isnan(ends)
+    assert np.all(arrived[1:][ok[:-1]] >= ends[:-1][ok[:-1]] - 1e-9)  # the next asks once an answer is in
+    assert result.summary["requests"] == 200 and result.summary["failed"] < 200

@@ -58,6 +58,7 @@ class CloudTier:
         self.queue: deque[tuple[int, float, float]] = deque()  # (request, work, prefill work)
         self.stats = CloudStats()
         self.on_first: Callable[[int, float], None] | None = None  # (request, first-token time)
+        self.on_done: Callable[[int, float], None] | None = None  # (request, last-token time)
         self._virtual: list[float] = []
         self._last: list[float] = []
         self._running: list[int] = []
@@ -150,6 +151,8 @@ class CloudTier:
             _, request = heapq.heappop(heap)
             self.done[request] = now
             self._running[r] -= 1
+            if self.on_done is not None:
+                self.on_done(request, now)
         self._fill(r, now)
         self._reschedule(r, now)
 

@@ -127,9 +127,35 @@ class FleetSim:
         self._prompt = w.prompt_tokens.tolist()
         self._answer = w.answer_tokens.tolist()
         self._escalate_flag = w.escalate.tolist()
-        self.engine.run(w.time.tolist(), self._arrival, progress=progress)
+        users = self.scenario.closed_users
+        if users:
+            self._closed_loop(users, progress)
+        else:
+            self.engine.run(w.time.tolist(), self._arrival, progress=progress)
         self.cloud.finish(self.engine.now)
         return self._outcome()
+
+    def _closed_loop(self, users: int, progress: Callable[[int], None] | None) -> None:
+        """A benchmark's clients: `users` requests in flight, each answer's arrival sends the next."""
+        self._arrived = [math.nan] * len(self.w)
+        self._issued = min(users, len(self.w))
+        self.cloud.on_done = lambda i, at: self._answered(at + self._rtt[self._device[i]] / 2)
+        for i in range(self._issued):
+            self.engine.schedule(0.0, self._closed_arrival, i)
+        self.engine.run([], self._arrival, progress=progress)
+
+    def _closed_arrival(self, now: float, i: int) -> None:
+        self._arrived[i] = now
+        self._arrival(now, i)
+        if self.tier[i] == FAILED:
+            self._answered(now)
+        elif self.tier[i] == EDGE and not self.escalated[i]:
+            self._answered(now + self.e2e[i])
+
+    def _answered(self, at: float) -> None:
+        if self._issued < len(self.w):
+            self.engine.schedule(at, self._closed_arrival, self._issued)
+            self._issued += 1
 
     def _probe(self, now: float, _: object) -> None:
         """What /health reports every probe interval: the cloud's queue per ready replica."""
@@ -140,7 +166,11 @@ class FleetSim:
         self._cloud_up = cloud.replicas > 0
         self.queue_samples.append((now, len(cloud.queue), cloud.replicas, cloud.running))
         cloud.autoscale(now)
-        if now < self.scenario.duration_s:
+        if self.scenario.closed_users:
+            more = self._issued < len(self.w) or cloud.running > 0 or bool(cloud.queue)
+        else:
+            more = now < self.scenario.duration_s
+        if more:
             self.engine.schedule(now + self.scenario.gateway.probe_interval_s, self._probe)
 
     def _arrival(self, now: float, i: int) -> None:
@@ -188,8 +218,10 @@ class FleetSim:
                 if decision.pinned or not edge_on:
                     self.tier[i] = FAILED
                 else:
-                    self.failover[i] = True
+                    self.failover[i] = True  # the cloud's 429 came back first
                     self._on_edge(now + self._rtt[device], i, device, prompt, answer, cls)
+                    self.ttft[i] += self._rtt[device]
+                    self.e2e[i] += self._rtt[device]
         elif not edge_on or full:
             self.tier[i] = FAILED  # pinned to an edge that is off or full: 503 / 429
         else:
@@ -240,6 +272,8 @@ class FleetSim:
         if not self._to_cloud(now, i, device, self._prompt[i], self._answer[i], cls):
             self.escalated[i] = False  # the cloud was full: the edge's answer stands
             self.tier[i] = EDGE
+            if self.scenario.closed_users:
+                self._answered(now)
 
     def _cloud_first(self, request: int, first: float) -> None:
         service = first - self._cloud_arrival[request]
@@ -252,8 +286,9 @@ class FleetSim:
         e2e = np.array(self.e2e)
         rtt = self.fleet.rtt_s[self.w.device]
         cloud = tier == CLOUD
-        first = np.array(self.cloud.first) + rtt / 2 - self.w.time
-        done = np.array(self.cloud.done) + rtt / 2 - self.w.time
+        arrived = np.array(self._arrived) if self.scenario.closed_users else self.w.time
+        first = np.array(self.cloud.first) + rtt / 2 - arrived
+        done = np.array(self.cloud.done) + rtt / 2 - arrived
         ttft[cloud] = first[cloud]
         e2e[cloud] = done[cloud]
         failed = tier == FAILED

@@ -56,7 +56,8 @@ class TaskMix(_Strict):
 
 
 class Arrivals(_Strict):
-    process: Literal["poisson", "diurnal", "bursts"] = "poisson"
+    process: Literal["poisson", "diurnal", "bursts", "closed"] = "poisson"
+    users: int = Field(1, ge=1, description="closed: clients that each wait for an answer, then ask again")
     peak_to_mean: float = Field(2.0, ge=1, description="diurnal: peak rate over mean rate")
     period_s: float = Field(86_400.0, gt=0, description="diurnal: length of one day")
     burst_share: float = Field(0.2, ge=0, le=1, description="bursts: share of requests inside bursts")
@@ -154,7 +155,15 @@ class Scenario(_Strict):
         names = [d.name for d in self.devices]
         if len(set(names)) != len(names):
             raise ValueError(f"device class names must be unique: {names}")
+        if any(d.arrivals.process == "closed" for d in self.devices) and len(self.devices) > 1:
+            raise ValueError("closed-loop arrivals (a benchmark's clients) need a single device class")
         return self
+
+    @property
+    def closed_users(self) -> int:
+        """Closed-loop clients (0: open-loop arrivals at the drawn times)."""
+        first = self.devices[0].arrivals
+        return first.users if first.process == "closed" else 0
 
 
 def load_scenario(path: Path) -> Scenario:

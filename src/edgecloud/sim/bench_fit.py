@@ -1,0 +1,126 @@
+"""The simulator against the live system: a scenario sized like an `edgecloud bench scenario hybrid`
+run, with its engine speeds fitted from that run's own edge-only and cloud-only answers (same
+machine, same minutes), then the simulated hybrid placement's TTFT beside the measured one.
+
+    python -m edgecloud.sim.bench_fit bench-results/hybrid/report.json
+
+What is fitted, per tier, from streamed answers at concurrency 1: decode tok/s = (completion tokens - 1)
+/ (end - first token); prefill tok/s = prompt tokens / (TTFT - one decode step - RTT). The cloud's
+throughput at the highest concurrency comes from that level's cloud-only answers. The request mix,
+prompt and answer lengths come from the hybrid answers; clients are closed-loop as in the bench."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from edgecloud.sim.run import simulate
+from edgecloud.sim.scenario import Scenario, parse_scenario
+
+KINDS: dict[str, dict[str, Any]] = {"dialogue": {}, "private": {"pii": 1.0}, "mining": {"task": "mining"}}
+
+
+def _answers(report: dict[str, Any]) -> list[dict[str, Any]]:
+    data = report.get("data", report)
+    return [a for a in data["answers"] if a.get("ok", True)]
+
+
+def _decode_rate(answers: Sequence[dict[str, Any]]) -> float:
+    rates = [
+        (a["completion_tokens"] - 1) / (a["e2e_s"] - a["ttft_s"])
+        for a in answers
+        if a["completion_tokens"] > 1 and a["e2e_s"] > a["ttft_s"]
+    ]
+    return statistics.median(rates)
+
+
+def _prefill_rate(answers: Sequence[dict[str, Any]], decode: float, rtt: float) -> float:
+    rates = [a["prompt_tokens"] / max(a["ttft_s"] - 1 / decode - rtt, 1e-3) for a in answers]
+    return statistics.median(rates)
+
+
+def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
+    answers = _answers(report)
+    rtt = float(report.get("data", report).get("rtt_s", 0.08))
+
+    def chosen(placement: str, level: int) -> list[dict[str, Any]]:
+        return [a for a in answers if a["placement"] == placement and a["concurrency"] == level]
+
+    edge1, cloud1 = chosen("edge-only", 1), chosen("cloud-only", 1)
+    edge_decode, cloud_decode = _decode_rate(edge1), _decode_rate(cloud1)
+    cloud_at = _decode_rate(chosen("cloud-only", concurrency)) if concurrency > 1 else cloud_decode
+    hybrid = chosen("hybrid", concurrency)
+    mix = []
+    for kind, extra in KINDS.items():
+        rows = [a for a in hybrid if a["kind"] == kind]
+        if rows:
+            prompt = statistics.median(a["prompt_tokens"] for a in rows)
+            answer = statistics.median(a["completion_tokens"] for a in rows)
+            mix.append({
+                "share": len(rows),
+                "stream": 1.0,
+                "max_tokens": max(a["completion_tokens"] for a in rows),
+                "prompt_tokens": {"median": prompt, "sigma": 0.1},
+                "answer_tokens": {"median": answer, "sigma": 0.1},
+                **extra,
+            })  # fmt: skip
+    throughput = [[1, cloud_decode]] + ([[concurrency, cloud_at * concurrency]] if concurrency > 1 else [])
+    return parse_scenario({
+        "name": f"bench-hybrid-c{concurrency}",
+        "seed": 0,
+        "requests": len(hybrid),
+        "duration_s": 3600,
+        "gateway": {"policies": ["privacy", "hint", "task", "offline", "latency", "cost", "cascade"],
+                    "policy_settings": {"latency": {"slo_ttft_ms": 800}}, "probe_interval_s": 0.5},
+        "cloud": {"replicas": 1, "max_batch": max(concurrency, 1), "throughput": throughput,
+                  "prefill_tok_s": _prefill_rate(cloud1, cloud_decode, rtt), "queue_limit": 10_000,
+                  "cold_start_s": 0, "price": {"input_per_1k": 0.0005, "output_per_1k": 0.0015}},
+        "devices": [{
+            "name": "bench-edge", "count": 1, "traffic_share": 1,
+            "decode_tok_s": edge_decode, "prefill_tok_s": _prefill_rate(edge1, edge_decode, 0.0),
+            "context_length": 8192, "max_queue": 10_000,
+            "network": {"rtt_ms_median": rtt * 1000, "rtt_sigma": 0, "bandwidth_mbit": 1000},
+            "arrivals": {"process": "closed", "users": concurrency},
+            "mix": mix,
+        }],
+    })  # fmt: skip
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def compare(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per concurrency level: measured and simulated hybrid TTFT p50/p95 (ms) and the error."""
+    levels = sorted({a["concurrency"] for a in _answers(report) if a["placement"] == "hybrid"})
+    rows = []
+    for level in levels:
+        scenario = fit_scenario(report, level)
+        measured = [
+            a["ttft_s"] for a in _answers(report) if a["placement"] == "hybrid" and a["concurrency"] == level
+        ]
+        simulated = simulate(scenario, requests=max(len(measured), 200) * 10).summary["all"]["ttft"]
+        row: dict[str, Any] = {"concurrency": level, "requests_measured": len(measured)}
+        for q in (50, 95):
+            real = _percentile(measured, q) * 1000
+            predicted = float(simulated[f"p{q}_ms"])
+            row |= {f"measured_p{q}_ms": round(real, 1), f"simulated_p{q}_ms": round(predicted, 1),
+                    f"error_p{q}": round(predicted / real - 1, 4)}  # fmt: skip
+        device = scenario.devices[0]
+        row["fitted"] = {
+            "edge_decode_tok_s": round(device.decode_tok_s, 1),
+            "edge_prefill_tok_s": round(device.prefill_tok_s, 1),
+            "cloud_throughput": scenario.cloud.throughput,
+            "cloud_prefill_tok_s": round(scenario.cloud.prefill_tok_s, 1),
+        }
+        rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":
+    print(json.dumps(compare(json.loads(Path(sys.argv[1]).read_text())), indent=2))
