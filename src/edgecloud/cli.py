@@ -19,6 +19,7 @@ from edgecloud.catalogue import Catalogue
 from edgecloud.cloud.cli import cloud_app, kg_app
 from edgecloud.config import NodeSettings
 from edgecloud.errors import EdgecloudError
+from edgecloud.optimize.cli import optimize_app
 from edgecloud.privacy.telemetry_cli import telemetry_app
 from edgecloud.router.cli import router_app
 from edgecloud.security.keys import KeyStore
@@ -45,6 +46,7 @@ bench_app.add_typer(scenario_app, name="scenario")
 app.add_typer(keys_app, name="keys")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(router_app, name="router")
+app.add_typer(optimize_app, name="optimize")
 app.add_typer(train_app, name="train")
 app.add_typer(cloud_app, name="cloud")
 app.add_typer(kg_app, name="kg")

@@ -16,10 +16,18 @@ def create_runtime(spec: ModelSpec, *, threads: int, n_ctx: int | None = None) -
         from edgecloud.runtimes.llamacpp import LlamaCppRuntime
 
         return LlamaCppRuntime(n_ctx=n_ctx, n_threads=threads)
+    if spec.runtime == "onnx":
+        from edgecloud.runtimes.onnx import OnnxEncoder
+
+        return OnnxEncoder(n_threads=threads)
     if spec.runtime == "transformers" and spec.kind == "classification":  # fp32 or dynamic-int8 folders
         from edgecloud.runtimes.classifier import TransformersClassifier
 
         return TransformersClassifier(n_threads=threads)
+    if spec.runtime == "transformers" and spec.quantization == "dynamic-int8":
+        from edgecloud.runtimes.int8 import Int8Decoder, Int8Encoder
+
+        return Int8Encoder(n_threads=threads) if spec.kind == "embedding" else Int8Decoder(n_threads=threads)
     if spec.runtime == "transformers":
         from edgecloud.runtimes.transformers import TransformersDecoder, TransformersEncoder
 
