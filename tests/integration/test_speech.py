@@ -35,7 +35,8 @@ SPOKEN = SENTENCES[0]  # "Please turn on the lights in the kitchen."
 @pytest.fixture(scope="module")
 def speech_node() -> Iterator[NodeProcess]:
     env = {"EDGECLOUD_MAX_AUDIO_BYTES": str(AUDIO_LIMIT)}
-    with NodeProcess([SPEECH, CHAT], args=["--max-queue", "4"], env=env) as process:
+    # One engine thread: on a shared CPU two llama.cpp threads stall each other at every barrier.
+    with NodeProcess([SPEECH, CHAT], args=["--max-queue", "4", "--threads", "1"], env=env) as process:
         process.wait_ready(timeout=300)
         yield process
 
@@ -210,7 +211,7 @@ def test_ask_node_and_in_process_pipeline_hear_the_same_words(
 ) -> None:
     options = DialogueOptions(max_tokens=8, seed=3, temperature=0.0)
     remote = ask_node(speech_node.url, spoken[SPOKEN], options)
-    local = LocalVoice(Catalogue(default_cache_dir()), threads=2)
+    local = LocalVoice(Catalogue(default_cache_dir()), threads=1)  # as the node
     try:
         here = local.ask(spoken[SPOKEN], options)
     finally:

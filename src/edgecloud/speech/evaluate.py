@@ -1,6 +1,7 @@
 """Word error rate and real-time factor of edge speech recognition on sentences espeak-ng speaks.
 
     python -m edgecloud.speech.evaluate                    # in this process, beam sizes 1 and 5 side by side
+    python -m edgecloud.speech.evaluate --beam 5 --threads 1 2   # thread counts side by side
     python -m edgecloud.speech.evaluate --url URL          # through a node's /v1/audio/transcriptions
 
 Speech is synthetic (espeak-ng), so the figures say how well the pipeline works end to end, not how
@@ -10,6 +11,7 @@ settings only within one run (the machine is shared and noisy)."""
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -70,15 +72,17 @@ def transcribe_remote(url: str, wav: Path, model: str) -> Transcript:
     )
 
 
-def _runtimes(beams: Sequence[int], threads: int) -> dict[str, WhisperRuntime]:
+def _runtimes(beams: Sequence[int], threads: Sequence[int]) -> dict[str, WhisperRuntime]:
+    """One engine per (beam size, thread count), loaded once; the settings then alternate per sentence."""
     catalogue = Catalogue(default_cache_dir())
     spec = catalogue.resolve("whisper-tiny-en")
     spec = replace(spec, source=LocalPath(catalogue.materialize(spec)))
     runtimes = {}
     for beam in beams:
-        runtime = WhisperRuntime(n_threads=threads, beam_size=beam)
-        runtime.load(spec)
-        runtimes[f"beam {beam}"] = runtime
+        for count in threads:
+            runtime = WhisperRuntime(n_threads=count, beam_size=beam)
+            runtime.load(spec)
+            runtimes[f"beam {beam}, {count} thread{'s' if count > 1 else ''}"] = runtime
     return runtimes
 
 
@@ -139,10 +143,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--beam", type=int, nargs="+", default=[1, 5], help="beam sizes to compare (in-process)"
     )
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (in-process)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[2], help="CPU thread counts (in-process)")
     parser.add_argument("--repeat", type=int, default=1, help="passes over the sentences")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)  # tables unwrapped in logs
     report(run(args, console), console)
 
 

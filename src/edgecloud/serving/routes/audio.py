@@ -45,11 +45,15 @@ def _speech_handle(ctx: NodeContext, request: Request, name: str) -> ModelHandle
     return handle
 
 
-def _default_model(ctx: NodeContext, kind: str, what: str) -> str:
+def _default_model(ctx: NodeContext, kind: str, param: str) -> str:
+    """The node's only model of a kind, when the client named none."""
     names = [handle.name for handle in ctx.pool.handles() if handle.spec.kind == kind]
-    if len(names) != 1:
-        served = ", ".join(names) or "none"
-        raise InvalidRequest(f"name the {what} model (this node serves: {served})", param=what)
+    if not names:
+        raise InvalidRequest(f"this node serves no {kind} model", param=param)
+    if len(names) > 1:
+        raise InvalidRequest(
+            f"this node serves several {kind} models ({', '.join(names)}); set '{param}'", param=param
+        )
     return names[0]
 
 
@@ -138,7 +142,7 @@ async def _dialogue_events(
     try:
         transcript = await _transcribe(speech, prepared, None)
     except EdgecloudError as exc:
-        yield f"event: error\ndata: {json.dumps(exc.to_body())}\n\n"
+        yield f"event: error\ndata: {json.dumps(exc.to_body())}\n\ndata: [DONE]\n\n"
         return
     ctx.metrics.requests.labels(ctx.settings.tier, speech.name, "200").inc()
     yield _transcript_event(speech.name, transcript, time.perf_counter() - started)
