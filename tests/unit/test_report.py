@@ -15,7 +15,7 @@ from edgecloud.bench.report import Report, Section, render_html, table, write_re
 from edgecloud.bench.scenario_analysis import agreement, cloud_share, cost_per_1k, tier_split, ttft_ratio
 from edgecloud.bench.scenario_analysis import levels as level_summaries
 from edgecloud.bench.scenario_client import Answer
-from edgecloud.bench.scenario_report import ScenarioResults, build_report
+from edgecloud.bench.scenario_report import ScenarioResults, build_report, results_from_json
 from edgecloud.bench.scenario_workload import build_workload, exact_match, token_f1
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -131,3 +131,9 @@ def test_the_workload_mixes_dialogue_private_and_mining_prompts() -> None:
     kinds = [item.kind for item in build_workload(8)]
     assert kinds.count("dialogue") == 4 and kinds.count("private") == 2 and kinds.count("mining") == 2
     assert all(item.metadata == {"task": "mining"} for item in build_workload(8) if item.kind == "mining")
+
+
+def test_a_saved_report_reads_back_into_the_same_report(results: ScenarioResults, tmp_path: Path) -> None:
+    json_path, _ = write_report(build_report(results), tmp_path)
+    again = build_report(results_from_json(json.loads(json_path.read_text())))
+    assert again.headline == build_report(results).headline

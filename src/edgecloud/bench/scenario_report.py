@@ -46,9 +46,10 @@ def headline(results: ScenarioResults, summary: Mapping[str, Mapping[int, Any]])
     rtt = f"{results.rtt_s * 1000:.0f} ms RTT"
     figures: dict[str, Cell] = {}
     for concurrency in sorted(summary.get("hybrid", {})):
-        figures[f"p95 TTFT hybrid / cloud-only, {rtt}, concurrency {concurrency}"] = ttft_ratio(
-            summary, concurrency
-        )
+        for q in ("p95", "p50"):
+            figures[f"{q} TTFT hybrid / cloud-only, {rtt}, concurrency {concurrency}"] = ttft_ratio(
+                summary, concurrency, q
+            )
     figures["share of hybrid requests sent to the cloud"] = cloud_share(results.answers)
     agree = agreement(results.answers)
     for placement in ("hybrid", "edge-only"):
@@ -203,3 +204,22 @@ def build_report(results: ScenarioResults) -> Report:
         "sweep": [asdict(a) for a in results.sweep],
     }
     return Report("edgecloud hybrid scenario", "scenario-hybrid", headline(results, summary), sections, data)
+
+
+def results_from_json(saved: Mapping[str, Any]) -> ScenarioResults:
+    """A run read back from its report.json (the report can be rebuilt without measuring again)."""
+    data = saved["data"]
+    walls = {
+        (placement, int(concurrency)): summary["wall_s"]
+        for placement, per_level in data["levels"].items()
+        for concurrency, summary in per_level.items()
+    }
+    prices = {tier: (float(p[0]), float(p[1])) for tier, p in data["prices"].items()}
+    return ScenarioResults(
+        data["settings"],
+        data["rtt_s"],
+        [Answer(**a) for a in data["answers"]],
+        walls,
+        [Answer(**a) for a in data["sweep"]],
+        prices,
+    )
