@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from edgecloud.gateway.placement import Decision
 from edgecloud.sim.cloud import CloudTier
 from edgecloud.sim.engine import Engine
 from edgecloud.sim.placer import PII_KINDS, SimPlacer, steps_to, to_steps
@@ -209,26 +210,34 @@ class FleetSim:
         long = prompt if prompt + max_tokens > context else 0
         placed = self.placer.place((*request, long, max_tokens), edge_key, cloud_key, now)
         self.decision[i] = placed.id
-        decision = placed.decision
-        answer = self._answer[i]
+        self._dispatch(now, i, placed.decision, cls, edge_on and not full, cloud_up)
+
+    def _dispatch(
+        self, now: float, i: int, decision: Decision, cls: int, edge_ok: bool, cloud_ok: bool
+    ) -> None:
+        """Run the request where the decision says; a tier that refuses (429, down) hands it to the
+        other one unless the decision is pinned, as the gateway's proxy fails over."""
+        device, prompt, answer = self._device[i], self._prompt[i], self._answer[i]
+        rtt = self._rtt[device]
         if decision.tier == "cloud":
-            if not cloud_up:
-                self.tier[i] = FAILED  # pinned to a cloud it cannot reach
-            elif not self._to_cloud(now, i, device, prompt, answer, cls):
-                if decision.pinned or not edge_on:
-                    self.tier[i] = FAILED
-                else:
-                    self.failover[i] = True  # the cloud's 429 came back first
-                    self._on_edge(now + self._rtt[device], i, device, prompt, answer, cls)
-                    self.ttft[i] += self._rtt[device]
-                    self.e2e[i] += self._rtt[device]
-        elif not edge_on or full:
-            self.tier[i] = FAILED  # pinned to an edge that is off or full: 503 / 429
-        else:
+            if cloud_ok and self._to_cloud(now, i, device, prompt, answer, cls):
+                return
+            if decision.pinned or not edge_ok:
+                self.tier[i] = FAILED
+                return
+            self.failover[i] = True  # the cloud's 429 came back first
+            self._on_edge(now + rtt, i, device, prompt, answer, cls)
+            self.ttft[i] += rtt
+            self.e2e[i] += rtt
+        elif edge_ok:
             done = self._on_edge(now, i, device, prompt, answer, cls)
             if decision.cascade and self._escalate_flag[i]:
                 self.escalated[i] = True
                 self.engine.schedule(done, self._escalate, i)
+        elif not decision.pinned and cloud_ok and self._to_cloud(now, i, device, prompt, answer, cls):
+            self.failover[i] = True  # the edge's 429 (queue full) sent it to the cloud
+        else:
+            self.tier[i] = FAILED  # pinned to an edge that is off or full: 503 / 429
 
     def _roll_period(self, now: float) -> None:
         period = self.placer.period_s
