@@ -124,6 +124,8 @@ class FleetSim:
         self.engine.schedule(0.0, self._probe)
         w = self.w
         self._codes, self._table = self._request_table()
+        # The placement view of each request code when its prompt fits the edge's context.
+        self._fits = [(*row[0], 0, row[1]) for row in self._table]
         self._device = w.device.tolist()
         self._prompt = w.prompt_tokens.tolist()
         self._answer = w.answer_tokens.tolist()
@@ -207,8 +209,13 @@ class FleetSim:
             self._spend_step,
             "" if cloud_up else CLOUD_DOWN,
         )
-        long = prompt if prompt + max_tokens > context else 0
-        placed = self.placer.place((*request, long, max_tokens), edge_key, cloud_key, now)
+        code = self._codes[i]
+        if prompt + max_tokens > context:  # the task policy reads the length only here
+            placed = self.placer.place(
+                (*request, prompt, max_tokens), edge_key, cloud_key, now, (code, prompt)
+            )
+        else:
+            placed = self.placer.place(self._fits[code], edge_key, cloud_key, now, code)
         self.decision[i] = placed.id
         self._dispatch(now, i, placed.decision, cls, edge_on and not full, cloud_up)
 

@@ -15,6 +15,7 @@ turns the memo off."""
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,12 +112,16 @@ class SimPlacer:
         """Spend as the cost policy needs it: in 1% steps of the budget, rounded down (0 without one)."""
         return int(spend * 100 / self.budget) if self.budget else 0
 
-    def place(self, request: RequestKey, edge: EdgeKey, cloud: CloudKey, now: float) -> Placed:
+    def place(
+        self, request: RequestKey, edge: EdgeKey, cloud: CloudKey, now: float, request_id: Hashable = None
+    ) -> Placed:
+        """`request_id`: any value that determines `request` (the fleet passes a small integer), so the
+        memo hashes it instead of the whole tuple."""
         self.calls += 1
         if not self.memoise:
             return self._decide(request, edge, cloud, now)[0]
         short = (
-            request,
+            request if request_id is None else request_id,
             edge[0],
             edge[1],
             edge[2] if edge[1] else -1,
