@@ -93,7 +93,8 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
     slo, cloud, cost = summary["slo"], summary["cloud"], summary["cost"]
     console.print(
         f"TTFT <= {slo['ttft_ms']:g} ms: {slo['ttft_attainment']:.1%}; failed {summary['failed']:,}; "
-        f"escalated {summary['escalated']:,}; cloud utilisation {cloud['utilisation']:.1%}, "
+        f"escalated {summary['escalated']:,}; cloud busy {cloud['utilisation']:.1%} "
+        f"(batch occupancy {cloud['batch_occupancy']:.1%}), "
         f"queue wait p95 {_ms(cloud['queue_wait']['p95_ms'])}, 429s {cloud['rejected_429']:,}; "
         f"cost {cost['total']:.2f}"
     )
@@ -150,7 +151,7 @@ def _row(candidate: Any) -> dict[str, Any]:
         "p99_ttft_ms": s["all"]["ttft"]["p99_ms"],
         "ttft_attainment": s["slo"]["ttft_attainment"],
         "cloud_share": s["tiers"]["cloud"]["share"],
-        "utilisation": s["cloud"]["utilisation"],
+        "batch_occupancy": s["cloud"]["batch_occupancy"],
         "cost": s["cost"]["total"],
         "meets": candidate.meets,
     }
@@ -184,7 +185,7 @@ def _print_plan(
         "p95 TTFT",
         "attainment",
         "cloud share",
-        "util.",
+        "batch occ.",
         "cost",
         title=title,
     )
@@ -198,7 +199,7 @@ def _print_plan(
             _ms(row["p95_ttft_ms"]),
             f"{row['ttft_attainment']:.1%}",
             f"{row['cloud_share']:.1%}",
-            f"{row['utilisation']:.0%}",
+            f"{row['batch_occupancy']:.0%}",
             f"{row['cost']:.2f}",
         )
     Console(width=max(console.width, 150), stderr=True).print(table)
