@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from edgecloud.cli import app
@@ -22,7 +23,9 @@ def test_simulate_writes_the_json_and_html_reports(tmp_path: Path) -> None:
     assert report["tiers"]["edge"]["ttft"]["p95_ms"] > 0 and report["tiers"]["cloud"]["e2e"]["p50_ms"] > 0
     assert 0 <= report["slo"]["ttft_attainment"] <= 1
     assert {"utilisation", "queue_wait", "rejected_429", "replica_hours"} <= set(report["cloud"])
-    assert report["cost"]["total"] == round(report["cost"]["tokens"] + report["cost"]["replicas"], 4)
+    assert report["cost"]["total"] == pytest.approx(
+        report["cost"]["tokens"] + report["cost"]["replicas"], abs=2e-4
+    )
     assert report["energy"]["kiosk-smollm2-1t"]["joules"] > 0
     shares = report["placements"]["by_policy"]
     assert abs(sum(shares.values()) - 1) < 1e-3 and "task -> edge" in shares
