@@ -32,6 +32,9 @@ def run_mmc_command(
 ) -> int:
     from edgecloud.sim.mmc import simulate_mmc
 
+    if arrival_rate <= 0 or service_rate <= 0:
+        console.print("[red]error:[/] --arrival-rate and --service-rate must be positive")
+        return 2
     if arrival_rate >= servers * service_rate:
         console.print(
             f"[red]error:[/] unstable queue: arrival rate {arrival_rate:g} >= servers x service rate"

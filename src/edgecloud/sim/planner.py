@@ -57,8 +57,8 @@ def parse_slo(text: str) -> list[Constraint]:
         constraint = Constraint(match["metric"], match["op"], value)
         if not _known(constraint.metric):
             raise InvalidRequest(
-                f"unknown SLO metric {constraint.metric!r}: use [edge_|cloud_]p50|p90|p95|p99_ttft|e2e "
-                "or [edge_|cloud_]ttft_attainment, e.g. p95_ttft<800ms"
+                f"unknown SLO metric {constraint.metric!r}: use p50, p90, p95 or p99 with _ttft or _e2e, "
+                "or ttft_attainment, each optionally after edge_ or cloud_; e.g. p95_ttft<800ms"
             )
         constraints.append(constraint)
     if not constraints:
