@@ -206,6 +206,17 @@ def test_voice_command_reports_a_missing_file_without_a_traceback(tmp_path: Path
     assert "is not a file" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_voice_command_reports_the_nodes_refusal_in_one_line(
+    speech_node: NodeProcess, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "noise.wav"
+    garbage.write_bytes(b"definitely not audio" * 10)
+    command = [sys.executable, "-m", "edgecloud", "voice", str(garbage), "--url", speech_node.url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "400" in done.stderr and "could not decode" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_ask_node_and_in_process_pipeline_hear_the_same_words(
     speech_node: NodeProcess, spoken: dict[str, Path]
 ) -> None:

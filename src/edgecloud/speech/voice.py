@@ -104,9 +104,16 @@ def ask_node(
         client.stream("POST", f"{url.rstrip('/')}/v1/audio/dialogue", data=fields, files=files) as response,
     ):
         if response.status_code != 200:
-            response.read()
-            raise UpstreamError(f"{url} answered {response.status_code}: {response.text}")
+            raise UpstreamError(f"{url} answered {response.status_code}: {_error_message(response)}")
         return _read_dialogue(sse_events(response.iter_lines()), started, on_text, on_heard)
+
+
+def _error_message(response: httpx.Response) -> str:
+    response.read()
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:500]
 
 
 def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
@@ -144,7 +151,8 @@ def _read_dialogue(
             if on_heard:
                 on_heard(payload["text"])
             continue
-        tokens = payload.get("usage", {}).get("completion_tokens", tokens) if payload.get("usage") else tokens
+        if usage := payload.get("usage"):
+            tokens = usage.get("completion_tokens", tokens)
         for choice in payload.get("choices", []):
             text = choice["delta"].get("content") or ""
             if text and first_at is None:
