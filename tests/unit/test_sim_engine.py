@@ -12,7 +12,7 @@ import pytest
 from edgecloud.sim.cloud import CloudTier, sequence_rates
 from edgecloud.sim.engine import Engine
 from edgecloud.sim.run import simulate
-from edgecloud.sim.scenario import Cloud, load_scenario
+from edgecloud.sim.scenario import Arrivals, Cloud, load_scenario
 
 SMALL = Path(__file__).parents[2] / "examples" / "scenarios" / "small.yaml"
 
@@ -120,12 +120,8 @@ def test_a_seeded_run_repeats_exactly_and_the_memo_changes_no_decision() -> None
 
 def test_closed_loop_clients_keep_exactly_their_number_of_requests_in_flight() -> None:
     scenario = load_scenario(SMALL)
-    device = scenario.devices[0].model_copy(
-        update={"count": 1, "offline": 0.0, "arrivals": {"process": "closed", "users": 1}}
-    )
-    device = device.model_copy(
-        update={"arrivals": type(scenario.devices[0].arrivals)(process="closed", users=1)}
-    )
+    closed = Arrivals(process="closed", users=1)
+    device = scenario.devices[0].model_copy(update={"count": 1, "offline": 0.0, "arrivals": closed})
     one = scenario.model_copy(update={"devices": [device]})
     result = simulate(one, requests=200)
     arrived = np.array(result.sim._arrived)
