@@ -130,6 +130,7 @@ class FleetSim:
         self._prompt = w.prompt_tokens.tolist()
         self._answer = w.answer_tokens.tolist()
         self._escalate_flag = w.escalate.tolist()
+        self._time = w.time.tolist()
         users = self.scenario.closed_users
         if users:
             self._closed_loop(users, progress)
@@ -225,24 +226,22 @@ class FleetSim:
         """Run the request where the decision says; a tier that refuses (429, down) hands it to the
         other one unless the decision is pinned, as the gateway's proxy fails over."""
         device, prompt, answer = self._device[i], self._prompt[i], self._answer[i]
-        rtt = self._rtt[device]
         if decision.tier == "cloud":
-            if cloud_ok and self._to_cloud(now, i, device, prompt, answer, cls):
-                return
-            if decision.pinned or not edge_ok:
+            if cloud_ok:
+                self._to_cloud(now, i, device, prompt, cls)
+            elif decision.pinned or not edge_ok:
                 self.tier[i] = FAILED
-                return
-            self.failover[i] = True  # the cloud's 429 came back first
-            self._on_edge(now + rtt, i, device, prompt, answer, cls)
-            self.ttft[i] += rtt
-            self.e2e[i] += rtt
+            else:
+                self.failover[i] = True
+                self._on_edge(now, i, device, prompt, answer, cls)
         elif edge_ok:
             done = self._on_edge(now, i, device, prompt, answer, cls)
             if decision.cascade and self._escalate_flag[i]:
                 self.escalated[i] = True
                 self.engine.schedule(done, self._escalate, i)
-        elif not decision.pinned and cloud_ok and self._to_cloud(now, i, device, prompt, answer, cls):
+        elif not decision.pinned and cloud_ok:
             self.failover[i] = True  # the edge's 429 (queue full) sent it to the cloud
+            self._to_cloud(now, i, device, prompt, cls)
         else:
             self.tier[i] = FAILED  # pinned to an edge that is off or full: 503 / 429
 
@@ -252,7 +251,11 @@ class FleetSim:
         self._spend = 0.0
         self._spend_step = 0
 
-    def _on_edge(self, now: float, i: int, device: int, prompt: int, answer: int, cls: int) -> float:
+    def _on_edge(
+        self, now: float, i: int, device: int, prompt: int, answer: int, cls: int, since: float | None = None
+    ) -> float:
+        """The device's llama.cpp worker takes the request at `now` (FIFO); latencies count from
+        `since` (the client's request) when that was earlier. Returns when the answer is complete."""
         prefill_rate, decode_rate = self._classes[cls][0], self._classes[cls][1]
         start = max(now, self._busy_until[device])
         prefill = prompt / prefill_rate
@@ -261,8 +264,9 @@ class FleetSim:
         self._busy_until[device] = done
         self._pending[device].append(done)
         self.tier[i] = EDGE
-        self.ttft[i] = first - now
-        self.e2e[i] = done - now
+        origin = now if since is None else since
+        self.ttft[i] = first - origin
+        self.e2e[i] = done - origin
         self.edge_busy[i] = done - start
         old = self._edge_value[device]
         value = first - now if self._edge_ewma[device] < 0 else EWMA_ALPHA * (first - now) + 0.8 * old
@@ -270,26 +274,44 @@ class FleetSim:
         self._edge_ewma[device] = to_steps(value)
         return done
 
-    def _to_cloud(self, now: float, i: int, device: int, prompt: int, answer: int, cls: int) -> bool:
+    def _to_cloud(self, now: float, i: int, device: int, prompt: int, cls: int) -> None:
+        """The request travels half an RTT (and its prompt's bytes) to the cloud: an event there."""
         bandwidth = self._classes[cls][4]
         arrive = now + self._rtt[device] / 2 + prompt * 32 / (bandwidth * 1e6)  # ~4 bytes a token
         self._cloud_arrival[i] = arrive
-        if not self.cloud.submit(arrive, i, float(prompt), float(answer)):
-            return False
-        price_in, price_out = self.placer.cloud_price
-        self._spend += prompt / 1000 * price_in + answer / 1000 * price_out
-        self._spend_step = self.placer.spend_step(self._spend)
         self.tier[i] = CLOUD
-        return True
+        self.engine.schedule(arrive, self._at_cloud, i)
 
-    def _escalate(self, now: float, i: int) -> None:
-        device = self._device[i]
-        cls = self._table[self._codes[i]][2]
-        if not self._to_cloud(now, i, device, self._prompt[i], self._answer[i], cls):
+    def _at_cloud(self, now: float, i: int) -> None:
+        prompt, answer = self._prompt[i], self._answer[i]
+        if self.cloud.submit(now, i, float(prompt), float(answer)):
+            price_in, price_out = self.placer.cloud_price
+            self._spend += prompt / 1000 * price_in + answer / 1000 * price_out
+            self._spend_step = self.placer.spend_step(self._spend)
+            return
+        back = now + self._rtt[self._device[i]] / 2  # the 429 travels back
+        if self.escalated[i]:
             self.escalated[i] = False  # the cloud was full: the edge's answer stands
             self.tier[i] = EDGE
-            if self.scenario.closed_users:
-                self._answered(now)
+            self._closed_answered(back)
+            return
+        row = self._table[self._codes[i]]
+        if self.placer.decisions[self.decision[i]].pinned or not row[3]:
+            self.tier[i] = FAILED
+            self._closed_answered(back)
+            return
+        self.failover[i] = True
+        since = self._arrived[i] if self.scenario.closed_users else self._time[i]
+        done = self._on_edge(back, i, self._device[i], prompt, answer, row[2], since=since)
+        self._closed_answered(done)
+
+    def _closed_answered(self, at: float) -> None:
+        if self.scenario.closed_users:
+            self._answered(at)
+
+    def _escalate(self, now: float, i: int) -> None:
+        cls = self._table[self._codes[i]][2]
+        self._to_cloud(now, i, self._device[i], self._prompt[i], cls)
 
     def _cloud_first(self, request: int, first: float) -> None:
         service = first - self._cloud_arrival[request]
