@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -143,6 +144,23 @@ def test_bad_uploads_get_openai_errors(speech_node: NodeProcess, spoken: dict[st
     assert _error(_post(speech_node, wav, {"model": CHAT}), 400)["param"] == "model"  # not a speech model
     too_big = {"file": ("big.wav", b"\0" * (AUDIO_LIMIT + 1))}
     assert _error(_post(speech_node, too_big, {"model": SPEECH}), 413)["code"] == "request_too_large"
+
+
+def test_a_full_speech_queue_answers_429_and_the_rest_are_transcribed(
+    speech_node: NodeProcess, tmp_path: Path
+) -> None:
+    """One worker thread and a queue of four (--max-queue 4): eight uploads at once cannot all wait."""
+    long = speak(" ".join(SENTENCES[:3]), tmp_path / "long.wav").read_bytes()
+
+    def upload(_: int) -> httpx.Response:
+        return _post(speech_node, {"file": ("long.wav", long)}, {"model": SPEECH})
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(upload, range(8)))
+    statuses = sorted(response.status_code for response in responses)
+    assert 429 in statuses and 200 in statuses and set(statuses) <= {200, 429}, statuses
+    refused = next(response for response in responses if response.status_code == 429)
+    assert refused.headers["retry-after"] and _error(refused, 429)["code"] == "queue_full"
 
 
 def test_unknown_model_is_404_through_the_openai_client(
