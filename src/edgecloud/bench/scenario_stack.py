@@ -114,12 +114,20 @@ def topology_for(config: StackConfig, edge_url: str, cloud_link_url: str) -> dic
     }
 
 
-def check_reachable(url: str, what: str) -> None:
-    """A given node must answer /health now: the scenario measures nodes, it does not wait for them."""
+def check_serves(url: str, what: str, model: str) -> None:
+    """A given node must be healthy now and serve the model: the scenario measures nodes, it does not
+    wait for them, and a wrong model name would only show up as a report full of 404s."""
     try:
-        httpx.get(f"{url.rstrip('/')}/health", timeout=5.0).raise_for_status()
-    except httpx.HTTPError as exc:
+        httpx.get(f"{url}/health", timeout=5.0).raise_for_status()
+        listed = httpx.get(f"{url}/v1/models", timeout=5.0).raise_for_status().json()
+    except (httpx.HTTPError, ValueError) as exc:
         raise Unavailable(f"the {what} node at {url} is not healthy: {exc}") from None
+    names = [str(entry.get("id")) for entry in listed.get("data", [])]
+    if model not in names:
+        raise Unavailable(
+            f"the {what} node at {url} does not serve {model!r} (it serves {', '.join(names) or 'nothing'}); "
+            f"name its model with --{what}-model"
+        )
 
 
 def start_nodes(
@@ -139,12 +147,13 @@ def start_nodes(
     for what, process in started:
         on_wait(what, process)
     urls = dict(started)
-    edge_url = config.edge_url or urls["edge node"].url
-    cloud_url = config.cloud_url or urls["cloud node"].url
-    for url, what in ((config.edge_url, "edge"), (config.cloud_url, "cloud")):
-        if url is not None:
-            check_reachable(url, what)
-    return edge_url.rstrip("/"), cloud_url.rstrip("/")
+    edge_url = (config.edge_url or urls["edge node"].url).rstrip("/")
+    cloud_url = (config.cloud_url or urls["cloud node"].url).rstrip("/")
+    if config.edge_url is not None:
+        check_serves(edge_url, "edge", config.edge_model)
+    if config.cloud_url is not None:
+        check_serves(cloud_url, "cloud", config.cloud_model)
+    return edge_url, cloud_url
 
 
 def start_stack(
