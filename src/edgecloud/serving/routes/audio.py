@@ -33,6 +33,7 @@ from edgecloud.serving.openai_format import ChatFormat
 from edgecloud.serving.pool import ModelHandle
 from edgecloud.serving.protocol import ChatCompletionRequest
 from edgecloud.serving.routes.generate import SSE_HEADERS, cancel_on_disconnect, sse_events
+from edgecloud.serving.scheduler import Job
 
 
 def _speech_handle(ctx: NodeContext, request: Request, name: str) -> ModelHandle:
@@ -62,9 +63,14 @@ async def _prepare(handle: ModelHandle, request: TranscriptionRequest) -> Prepar
     return await asyncio.to_thread(handle.runtime.preprocess, request)
 
 
-async def _transcribe(handle: ModelHandle, prepared: Prepared, http: Request | None) -> Transcript:
+def _submit(handle: ModelHandle, prepared: Prepared) -> Job:
+    """Queues the job now, so a full queue is a 429 before any response (or stream) starts."""
     assert handle.worker is not None
-    job = handle.worker.submit(prepared)
+    return handle.worker.submit(prepared)
+
+
+async def _transcript(job: Job, http: Request | None) -> Transcript:
+    """The whole transcript of a queued job; a client that leaves (http) cancels it at the next segment."""
     watcher = asyncio.create_task(cancel_on_disconnect(http, job)) if http is not None else None
     results: list[SegmentResult] = []
     try:
@@ -75,7 +81,7 @@ async def _transcribe(handle: ModelHandle, prepared: Prepared, http: Request | N
         if watcher is not None:
             watcher.cancel()
         job.cancel()
-    audio, _ = prepared.state
+    audio, _ = job.prepared.state
     return assemble(results, audio.decode_seconds)
 
 
@@ -97,7 +103,7 @@ async def transcriptions(request: Request) -> Response:
         word_timestamps="word" in fields.timestamp_granularities,
     )
     prepared = await _prepare(handle, inference)
-    transcript = await _transcribe(handle, prepared, request)
+    transcript = await _transcript(_submit(handle, prepared), request)
     ctx.metrics.requests.labels(ctx.settings.tier, handle.name, "200").inc()
     response = render(transcript, fields.response_format, words=inference.word_timestamps)
     response.headers.update(server_timing(transcript))
@@ -125,27 +131,27 @@ async def dialogue(request: Request) -> Response:
         filename=filename,
         language=fields.language,
     )
-    prepared = await _prepare(speech, inference)
-    events = _dialogue_events(ctx, speech, chat, prepared, fields.system, fields.model_dump())
+    job = _submit(speech, await _prepare(speech, inference))
+    events = _dialogue_events(ctx, speech.name, chat, job, fields.system, fields.model_dump())
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 async def _dialogue_events(
     ctx: NodeContext,
-    speech: ModelHandle,
+    speech: str,
     chat: ModelHandle,
-    prepared: Prepared,
+    job: Job,
     system: str | None,
     fields: dict[str, Any],
 ) -> AsyncIterator[str]:
     started = time.perf_counter()
     try:
-        transcript = await _transcribe(speech, prepared, None)
+        transcript = await _transcript(job, None)
     except EdgecloudError as exc:
         yield f"event: error\ndata: {json.dumps(exc.to_body())}\n\ndata: [DONE]\n\n"
         return
-    ctx.metrics.requests.labels(ctx.settings.tier, speech.name, "200").inc()
-    yield _transcript_event(speech.name, transcript, time.perf_counter() - started)
+    ctx.metrics.requests.labels(ctx.settings.tier, speech, "200").inc()
+    yield _transcript_event(speech, transcript, time.perf_counter() - started)
     if not transcript.text:
         yield "data: [DONE]\n\n"  # nothing was said: nothing to answer
         return
@@ -162,11 +168,11 @@ async def _dialogue_events(
     request_id = ctx.request_id("chatcmpl")
     try:
         inference = validate(ChatCompletionRequest, body).to_inference(request_id)
-        job = chat.worker.submit(chat.runtime.preprocess(inference))  # type: ignore[union-attr]
+        answer = chat.worker.submit(chat.runtime.preprocess(inference))  # type: ignore[union-attr]
     except EdgecloudError as exc:
         yield f"data: {json.dumps(exc.to_body())}\n\ndata: [DONE]\n\n"
         return
-    async for event in sse_events(ctx, chat.name, job, ChatFormat(request_id, chat.name), True):
+    async for event in sse_events(ctx, chat.name, answer, ChatFormat(request_id, chat.name), True):
         yield event
 
 
