@@ -28,9 +28,17 @@ Sentences = Annotated[int, typer.Option(help="held-out sentences for the quality
 Repeats = Annotated[int, typer.Option(help="interleaved speed repeats per side")]
 
 
-def _settings(threads: int, sentences: int, repeats: int) -> MeasureSettings:
+def _settings(
+    threads: int, sentences: int, repeats: int, text_tokens: int = 512, new_tokens: int = 64
+) -> MeasureSettings:
     return MeasureSettings(
-        threads=threads, sentences=sentences, speed_sentences=min(128, max(32, sentences)), repeats=repeats
+        threads=threads,
+        sentences=sentences,
+        speed_sentences=min(128, max(32, sentences)),
+        single=min(16, sentences),
+        repeats=repeats,
+        gguf_tokens=text_tokens,
+        gguf_new_tokens=new_tokens,
     )
 
 
@@ -88,6 +96,8 @@ def quantize(
     repeats: Repeats = 3,
     per_tensor: Annotated[bool, typer.Option(help="onnx-int8: per-tensor weights (less accurate)")] = False,
     via_f16: Annotated[bool, typer.Option(help="gguf: requantize through an F16 copy")] = False,
+    text_tokens: Annotated[int, typer.Option(help="gguf: tokens of fixed text for perplexity")] = 512,
+    new_tokens: Annotated[int, typer.Option(help="gguf: decoded tokens per speed repeat")] = 64,
 ) -> None:
     """Quantize MODEL and measure it against the original."""
     from edgecloud.optimize import quantize as methods
@@ -116,7 +126,12 @@ def quantize(
                 raise typer.BadParameter(f"--method {method!r}: one of {', '.join(methods.METHODS)}")
             tick()
             report = measure_and_report(
-                method, source, out, _settings(threads, sentences, repeats), stage, notes=notes
+                method,
+                source,
+                out,
+                _settings(threads, sentences, repeats, text_tokens, new_tokens),
+                stage,
+                notes=notes,
             )
     except (EdgecloudError, OSError) as exc:
         raise _fail(exc) from None
