@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,8 +16,7 @@ from rich.console import Console
 from edgecloud.bench.report import write_report
 from edgecloud.bench.scenario import ScenarioConfig, StackConfig, run_scenario
 from edgecloud.bench.scenario_report import build_report
-
-pytestmark = pytest.mark.slow
+from edgecloud.serving.launcher import free_port
 
 
 def port_is_closed(url: str) -> bool:
@@ -24,6 +25,7 @@ def port_is_closed(url: str) -> bool:
         return sock.connect_ex((parts.hostname or "127.0.0.1", parts.port or 80)) != 0
 
 
+@pytest.mark.slow
 def test_a_tiny_hybrid_scenario_compares_placements_and_stops_everything(tmp_path: Path) -> None:
     # The cloud node serves SmolLM2 too here, so the test stays short; the command's default cloud
     # model is the larger Qwen2.5 0.5B.
@@ -54,3 +56,28 @@ def test_a_tiny_hybrid_scenario_compares_placements_and_stops_everything(tmp_pat
     page = html.read_text()
     assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', page)) == 9
     assert seen and all(port_is_closed(url) for url in seen)
+
+
+def test_a_given_node_that_is_not_there_is_a_clear_error_with_exit_code_2(tmp_path: Path) -> None:
+    dead = [f"http://127.0.0.1:{port}" for port in (free_port(), free_port())]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgecloud",
+            "bench",
+            "scenario",
+            "hybrid",
+            "--edge",
+            dead[0],
+            "--cloud",
+            dead[1],
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "edge node" in done.stderr and "not healthy" in done.stderr and "Traceback" not in done.stderr
