@@ -39,7 +39,7 @@ def mined(ray: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
 @pytest.fixture(scope="module")
 def graph_dir(ray: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("kg")
-    return out, kg_job(JobOptions(CORPUS / "facts", out, workers=2, shard_size=4), same_threshold=0.9)
+    return out, kg_job(JobOptions(CORPUS / "facts", out, workers=1, shard_size=4), same_threshold=0.9)
 
 
 def test_mining_writes_every_document_with_its_topic_and_finds_the_planted_near_duplicates(
@@ -110,7 +110,7 @@ def test_kg_query_prints_an_entitys_neighbours_and_a_rerun_skips_every_shard(
     assert "Marie Curie" in result.output and "Warsaw" in result.output and "bear_in" in result.output
     missing = CliRunner().invoke(app, ["kg", "query", str(out), "Napoleon"])
     assert missing.exit_code == 2 and "no entity" in missing.output
-    again = kg_job(JobOptions(CORPUS / "facts", out, workers=2, shard_size=4), same_threshold=0.9)
+    again = kg_job(JobOptions(CORPUS / "facts", out, workers=1, shard_size=4), same_threshold=0.9)
     assert again["shards_run"] == 0 and again["relations"] == graph_dir[1]["relations"]
 
 
