@@ -381,7 +381,9 @@ def bench_engine(
     max_tokens: Annotated[int, typer.Option(help="tokens per run")] = 128,
     runs: Annotated[int, typer.Option(help="alternating runs per variant")] = 3,
     threads: Annotated[int, typer.Option(help="llama.cpp threads")] = 2,
-    out: Annotated[Path | None, typer.Option(help="write JSON results here")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="a .json file (raw results) or a folder (report.html + report.json)")
+    ] = None,
 ) -> None:
     """Decode tokens/s: raw llama-cpp-python vs the node over HTTP+SSE, and with vs without logprobs."""
     from edgecloud.bench.engine import run_engine_bench
@@ -438,7 +440,9 @@ def bench_load(
 @bench_app.command("gateway")
 def bench_gateway(
     requests: Annotated[int, typer.Option(help="sequential requests per path")] = 1000,
-    out: Annotated[Path | None, typer.Option(help="write JSON results here")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="a .json file (raw results) or a folder (report.html + report.json)")
+    ] = None,
 ) -> None:
     """Latency the gateway adds over calling a fast upstream directly (p50/p95, same run)."""
     from edgecloud.bench.gateway import run_gateway_bench
