@@ -1,0 +1,52 @@
+"""Fitting a scenario to a hybrid bench run: engine speeds from its edge-only and cloud-only answers,
+the mix from its hybrid answers, closed-loop clients as in the bench."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from edgecloud.sim.bench_fit import compare, fit_scenario
+
+
+def _answer(placement: str, kind: str, ttft: float, e2e: float, tier: str = "") -> dict[str, Any]:
+    return {"placement": placement, "kind": kind, "ok": True, "ttft_s": ttft, "e2e_s": e2e,
+            "prompt_tokens": 40, "completion_tokens": 21, "concurrency": 1, "tier": tier}  # fmt: skip
+
+
+# edge: 20 decode steps in 1 s (20 tok/s); 40 prompt tokens in 0.4 s once a step is taken off the TTFT
+# cloud: 20 tok/s too, behind 80 ms RTT; 40 prompt tokens in 0.2 s
+REPORT = {
+    "data": {
+        "rtt_s": 0.08,
+        "answers": [_answer("edge-only", "dialogue", 0.45, 1.45)] * 3
+        + [_answer("cloud-only", "dialogue", 0.33, 1.33)] * 3
+        + [
+            _answer("hybrid", kind, 0.4, 1.4, "edge")
+            for kind in ("dialogue", "private", "mining", "dialogue")
+        ],
+    }
+}
+
+
+def test_engine_speeds_come_from_the_single_tier_answers() -> None:
+    scenario = fit_scenario(REPORT, 1)
+    device = scenario.devices[0]
+    assert device.decode_tok_s == pytest.approx(20.0)
+    assert device.prefill_tok_s == pytest.approx(100.0)
+    assert scenario.cloud.throughput == [(1, pytest.approx(20.0))]
+    assert scenario.cloud.prefill_tok_s == pytest.approx(200.0)
+    assert device.network.rtt_ms_median == pytest.approx(80.0)
+    assert device.arrivals.process == "closed" and device.arrivals.users == 1
+
+
+def test_the_mix_follows_the_hybrid_answers() -> None:
+    mix = {(m.task, m.pii): m.share for m in fit_scenario(REPORT, 1).devices[0].mix}
+    assert mix == {(None, 0.0): 2, (None, 1.0): 1, ("mining", 0.0): 1}
+
+
+def test_compare_reports_measured_and_simulated_percentiles() -> None:
+    (row,) = compare(REPORT)
+    assert row["measured_p50_ms"] == pytest.approx(400.0)
+    assert row["simulated_p50_ms"] > 0 and "error_p95" in row
