@@ -1,11 +1,13 @@
 """`make demo`: the whole product on loopback with the bundled models. An edge node (SmolLM2 GGUF on
 llama.cpp, MiniLM), a cloud node (SmolLM2 in full precision on transformers) and the gateway in front;
 the official openai client streams an answer, embeds sentences, and sends requests that the gateway
-places on different tiers, each with its reason. Everything stops cleanly at the end."""
+places on different tiers, each with its reason; then a short hybrid scenario (bench.scenario) writes
+an HTML report. Everything stops cleanly at the end."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,9 +39,12 @@ def run_demo(port: int, console: Console) -> int:
 
     out = Console(width=max(Console().width, 120))
     started = time.perf_counter()
-    edge = NodeProcess([CHAT_MODEL, EMBED_MODEL], port=port, args=["--tier", "edge"])
+    # One engine thread per node: the two nodes share 2 cores, and two OpenMP threads per engine
+    # collapse under contention (shared/DEPENDENCIES.md, "Threads on these 2-vCPU machines").
+    edge = NodeProcess([CHAT_MODEL, EMBED_MODEL], port=port, args=["--tier", "edge", "--threads", "1"])
     cloud = NodeProcess(
-        [CHAT_MODEL], args=["--runtime", "transformers", "--tier", "cloud", "--n-ctx", "2048"]
+        [CHAT_MODEL],
+        args=["--runtime", "transformers", "--tier", "cloud", "--n-ctx", "2048", "--threads", "1"],
     )
     with edge, cloud:
         _wait(console, edge, "edge node: SmolLM2 GGUF (llama.cpp) + MiniLM")
@@ -60,8 +65,10 @@ def run_demo(port: int, console: Console) -> int:
                 f"· {tokens} tokens at {rate:.1f} tokens/s (through the gateway)"
             )
             client.close()
+        report = _hybrid_scenario(edge.url, cloud.url, console)
         codes = [process.terminate() for process in (edge, cloud)]
     out.print(f"all stopped cleanly (exit codes {codes})")
+    out.print(f"[bold]hybrid scenario report[/]: {report.resolve()}")
     return 0 if all(code == 0 for code in codes) else 1
 
 
@@ -140,3 +147,31 @@ def _placements(client: Any, out: Console) -> None:
         )
     out.print()
     out.print(table)
+
+
+def _hybrid_scenario(edge_url: str, cloud_url: str, console: Console) -> Path:
+    """A short `edgecloud bench scenario hybrid` on the demo's own nodes (~1-2 minutes on 2 cores):
+    the cloud behind an emulated 80 ms link, edge-only vs cloud-only vs the gateway, one report."""
+    from edgecloud.bench.scenario import ScenarioConfig, StackConfig, run_hybrid_command
+
+    out = Path("bench-results/demo")
+    stack = StackConfig(
+        edge_model=CHAT_MODEL,
+        cloud_model=CHAT_MODEL,
+        edge_url=edge_url,
+        cloud_url=cloud_url,
+        rtt_s=0.08,
+        workdir=out,
+    )
+    config = ScenarioConfig(
+        stack=stack,
+        requests=8,
+        concurrency=(1, 2),
+        max_tokens=16,
+        sweep_rtts_s=(0.0, 0.08, 0.2),
+        sweep_requests=2,
+        out=out,
+    )
+    console.print("\n[bold]hybrid scenario[/]: edge-only vs cloud-only (80 ms away) vs the gateway")
+    run_hybrid_command(config, console)
+    return out / "report.html"
