@@ -14,7 +14,7 @@ from edgecloud.sim.engine import Engine
 from edgecloud.sim.fleet import FleetSim, Outcome
 from edgecloud.sim.scenario import Scenario
 from edgecloud.sim.summary import summarise
-from edgecloud.sim.workload import Workload, build_fleet, build_workload
+from edgecloud.sim.workload import Workload, build_fleet, build_workload, busiest_window, window
 
 
 @dataclass
@@ -33,16 +33,24 @@ def simulate(
     progress: Callable[[int], None] | None = None,
     memoise: bool = True,
 ) -> SimResult:
-    """`requests`: fewer (or more) than the scenario says, over a duration scaled to keep the rate.
-    `memoise=False` asks the policy chain for every request (slow; for checking the memo)."""
+    """`requests`: fewer than the scenario's are its busiest stretch of that many consecutive requests
+    (capacity is planned for the peak, and a diurnal day keeps its shape); more stretch the duration
+    at the same rate. `memoise=False` asks the policy chain for every request (to check the memo)."""
     started = time.perf_counter()
     total = requests or scenario.requests
-    if total != scenario.requests:
+    if total > scenario.requests:
         scale = total / scenario.requests
         scenario = scenario.model_copy(update={"requests": total, "duration_s": scenario.duration_s * scale})
     rng = np.random.default_rng(scenario.seed)
     fleet = build_fleet(scenario, rng)
-    workload = build_workload(scenario, fleet, rng, total)
+    workload = build_workload(scenario, fleet, rng, scenario.requests)
+    if total < scenario.requests and not scenario.closed_users:
+        workload = busiest_window(workload, total)
+        span = float(workload.time[-1]) if total > 1 else 1.0
+        scenario = scenario.model_copy(update={"requests": total, "duration_s": max(span, 1e-3)})
+    elif total < scenario.requests:
+        workload = window(workload, 0, total)
+        scenario = scenario.model_copy(update={"requests": total})
     drawn = time.perf_counter()
     engine = Engine()
     sim = FleetSim(scenario, fleet, workload, engine)

@@ -5,7 +5,7 @@ second; the event loop only reads these arrays."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -139,3 +139,18 @@ def _class_requests(
         "edge_off": rng.random(n) < device.offline,
         "link_down": rng.random(n) < device.network.outage,
     }
+
+
+def window(workload: Workload, start: int, count: int) -> Workload:
+    """Requests start..start+count, their times shifted so the first arrives at 0."""
+    rows = slice(start, start + count)
+    parts = {f.name: getattr(workload, f.name)[rows] for f in fields(workload)}
+    parts["time"] = parts["time"] - parts["time"][0]
+    return Workload(**parts)
+
+
+def busiest_window(workload: Workload, count: int) -> Workload:
+    """The `count` consecutive requests that arrive in the shortest span: the peak of the run."""
+    times = workload.time
+    spans = times[count - 1 :] - times[: len(times) - count + 1]
+    return window(workload, int(np.argmin(spans)), count)
