@@ -89,3 +89,24 @@ def test_a_surname_resolves_to_the_person_it_shares_documents_and_mentions_with(
     assert resolution.of(pierre) == pierre  # two people who share a surname stay apart
     assert resolution.of(EntityKey("Newton", "GPE")) == EntityKey("Isaac Newton", "PERSON")
     assert resolution.aliases[marie] == {"Curie"}
+
+
+def test_llm_triples_are_kept_only_when_both_ends_occur_in_the_text() -> None:
+    from edgecloud.cloud.kg import Mention
+    from edgecloud.cloud.kg_llm import grounded
+
+    text = "Alan Turing worked at Bletchley Park. He broke the Enigma code."
+    raw = [
+        {"subject": "Alan Turing", "relation": "worked at", "object": "Bletchley Park"},
+        {"subject": "Alan Turing", "relation": "invented", "object": "the computer"},  # not in the text
+        {"subject": "He", "relation": "broke", "object": "Enigma code"},  # a pronoun, not a name
+        {"subject": "Alan Turing", "relation": "in", "object": "Bletchley Park"},  # no verb
+    ]
+
+    def lemmatise(relation: str) -> str:
+        return {"worked at": "work_at", "invented": "invent", "broke": "break"}.get(relation, "")
+
+    kept = grounded(raw, text, [Mention("Alan Turing", "PERSON")], lemmatise, text)
+    assert [(t.subject, t.subject_label, t.relation, t.object, t.object_label, t.method) for t in kept] == [
+        ("Alan Turing", "PERSON", "work_at", "Bletchley Park", "ENTITY", "llm")
+    ]

@@ -193,6 +193,12 @@ def job_kg(
     same_threshold: Annotated[
         float, typer.Option(help="MiniLM cosine at which two names of one label family are one entity")
     ] = 0.9,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            help="also extract triples with this chat model (JSON schema; e.g. qwen2.5-coder-0.5b-instruct)"
+        ),
+    ] = None,
     workers: Workers = 2,
     shard_size: ShardSize = 16,
     batch_size: BatchSize = 32,
@@ -210,7 +216,9 @@ def job_kg(
     )
     assert isinstance(options, JobOptions)
     try:
-        summary = kg_job(options, same_threshold=same_threshold, console=console)
+        if llm:
+            _check_models([llm], None)
+        summary = kg_job(options, same_threshold=same_threshold, llm=llm, console=console)
     except EdgecloudError as exc:
         raise _fail(exc.message) from None
     Console().print(

@@ -158,7 +158,9 @@ def mine_job(
     return write_mining(options.out, run.table, mining, info)
 
 
-def kg_job(options: JobOptions, *, same_threshold: float, console: Console | None = None) -> dict[str, Any]:
+def kg_job(
+    options: JobOptions, *, same_threshold: float, llm: str | None = None, console: Console | None = None
+) -> dict[str, Any]:
     """`cloud job kg`: spaCy entities and SVO triples on Ray Data, then resolution and the graph."""
     import json
 
@@ -167,8 +169,8 @@ def kg_job(options: JobOptions, *, same_threshold: float, console: Console | Non
     from edgecloud.cloud.kg_resolve import resolve
     from edgecloud.router.model import load_encoder
 
-    params = {"job": "kg", "model": SPACY_MODEL, "shard_size": options.shard_size, "version": 1}
-    run = run_sharded(options, "kg", SpacyExtractor, {}, params, kg_table, console)
+    params = {"job": "kg", "model": SPACY_MODEL, "llm": llm, "shard_size": options.shard_size, "version": 1}
+    run = run_sharded(options, "kg", SpacyExtractor, {"llm": llm}, params, kg_table, console)
     triples, mentions = _kg_rows(run.table)
     encoder = load_encoder(threads=1)
     resolution = resolve(mentions, lambda names: encoder.embed(names), same_threshold)
@@ -178,6 +180,8 @@ def kg_job(options: JobOptions, *, same_threshold: float, console: Console | Non
     summary = {
         **run.run_info(options),
         "model": SPACY_MODEL,
+        "llm": llm,
+        "llm_triples": sum(1 for t in triples if t.get("method") == "llm"),
         "documents": run.table.num_rows,
         "entities": graph.number_of_nodes(),
         "relations": graph.number_of_edges(),

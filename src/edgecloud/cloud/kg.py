@@ -36,6 +36,7 @@ class Triple:
     object: str
     object_label: str
     sentence: str
+    method: str = "spacy"  # or "llm" (kg_llm.py)
 
 
 def clean_name(text: str) -> str:
@@ -144,17 +145,48 @@ def extract(doc: Any) -> tuple[list[Mention], list[Triple]]:
 
 
 class SpacyExtractor:
-    """Ray Data callable class: spaCy loaded once per worker, documents parsed with nlp.pipe."""
+    """Ray Data callable class: spaCy loaded once per worker, documents parsed with nlp.pipe; with
+    `llm`, that chat model adds JSON-constrained triples, a few sentences at a time."""
 
-    def __init__(self, model: str = SPACY_MODEL) -> None:
+    def __init__(self, model: str = SPACY_MODEL, llm: str | None = None, llm_sentences: int = 4) -> None:
         import spacy
 
+        from edgecloud.cloud.kg_llm import LlmRefiner
+
         self._nlp = spacy.load(model)
+        self._refiner = LlmRefiner(llm) if llm else None
+        self._llm_sentences = llm_sentences
+
+    def _lemmatise(self, relation: str) -> str:
+        """'studied at' -> 'study_at'; '' unless the phrase has a verb ('later', 'in' are no relation)."""
+        tokens = [tok for tok in self._nlp(relation) if not tok.is_punct and tok.lemma_.strip()]
+        if not any(tok.pos_ in ("VERB", "AUX") for tok in tokens):
+            return ""
+        return "_".join(tok.lemma_.lower() for tok in tokens)
+
+    def _refine(self, doc: Any, mentions: list[Mention], found: list[Triple]) -> list[Triple]:
+        from edgecloud.cloud.kg_llm import grounded
+
+        assert self._refiner is not None
+        seen = {(t.subject.lower(), t.relation, t.object.lower()) for t in found}
+        sentences = [" ".join(s.text.split()) for s in doc.sents]
+        added: list[Triple] = []
+        for start in range(0, len(sentences), self._llm_sentences):
+            chunk = " ".join(sentences[start : start + self._llm_sentences])
+            raw = self._refiner.triples(chunk)
+            for triple in grounded(raw, chunk, mentions, self._lemmatise, chunk):
+                key = (triple.subject.lower(), triple.relation, triple.object.lower())
+                if key not in seen:
+                    seen.add(key)
+                    added.append(triple)
+        return added
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         entities, triples = [], []
         for doc in self._nlp.pipe([str(text) for text in batch["text"]], batch_size=32):
             mentions, found = extract(doc)
+            if self._refiner is not None:
+                found += self._refine(doc, mentions, found)
             entities.append(json.dumps([asdict(m) for m in mentions]))
             triples.append(json.dumps([asdict(t) for t in found]))
         return {

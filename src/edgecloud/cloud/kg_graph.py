@@ -39,6 +39,7 @@ def build_graph(
             relation=triple["relation"],
             doc_id=triple["doc_id"],
             sentence=triple["sentence"],
+            method=triple.get("method", "spacy"),
         )
         resolved.append(
             {
@@ -52,6 +53,7 @@ def build_graph(
                 "doc_id": triple["doc_id"],
                 "source": triple["source"],
                 "sentence": triple["sentence"],
+                "method": triple.get("method", "spacy"),
             }
         )
     for key, count in mentions.items():
