@@ -16,7 +16,7 @@ from edgecloud.bench.scenario_analysis import agreement, cloud_share, cost_per_1
 from edgecloud.bench.scenario_analysis import levels as level_summaries
 from edgecloud.bench.scenario_client import Answer
 from edgecloud.bench.scenario_report import ScenarioResults, build_report, results_from_json
-from edgecloud.bench.scenario_workload import build_workload, exact_match, token_f1
+from edgecloud.bench.scenario_workload import build_workload, exact_match, parse_mix, token_f1
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PRICES = {"edge": (0.0, 0.0), "cloud": (0.5, 1.5)}
@@ -137,3 +137,12 @@ def test_a_saved_report_reads_back_into_the_same_report(results: ScenarioResults
     json_path, _ = write_report(build_report(results), tmp_path)
     again = build_report(results_from_json(json.loads(json_path.read_text())))
     assert again.headline == build_report(results).headline
+
+
+def test_a_mix_spreads_each_kind_evenly_through_its_cycle() -> None:
+    cycle = parse_mix("dialogue=8,private=3,mining=1")
+    assert len(cycle) == 12 and cycle.count("private") == 3 and cycle.count("mining") == 1
+    assert "private" in cycle[:4] and "private" in cycle[-4:]  # spread out, not bunched
+    assert {item.kind for item in build_workload(12, parse_mix("mining=1"))} == {"mining"}
+    with pytest.raises(ValueError):
+        parse_mix("chitchat=3")

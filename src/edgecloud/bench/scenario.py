@@ -28,7 +28,7 @@ from edgecloud.bench.scenario_analysis import PLACEMENTS
 from edgecloud.bench.scenario_client import Answer, run_items
 from edgecloud.bench.scenario_report import ScenarioResults, build_report
 from edgecloud.bench.scenario_stack import Stack, StackConfig, start_stack
-from edgecloud.bench.scenario_workload import Item, body_for, build_workload
+from edgecloud.bench.scenario_workload import DEFAULT_CYCLE, Item, body_for, build_workload
 from edgecloud.serving.launcher import ServiceProcess
 
 
@@ -43,6 +43,7 @@ class ScenarioConfig:
     out: Path = Path("bench-results/hybrid")
     timeout_s: float = 120.0
     warm_up_requests: int = 4  # per placement: the first mix of dialogue, private and mining
+    cycle: tuple[str, ...] = DEFAULT_CYCLE  # the workload's kinds, repeated (scenario_workload.parse_mix)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ async def _run(
 async def main_phase(
     chosen: Sequence[Target], config: ScenarioConfig, advance: Callable[[], None]
 ) -> tuple[list[Answer], dict[tuple[str, int], float]]:
-    items = build_workload(config.requests)
+    items = build_workload(config.requests, config.cycle)
     answers: list[Answer] = []
     walls: dict[tuple[str, int], float] = defaultdict(float)
     rtt = config.stack.rtt_s
@@ -106,7 +107,7 @@ async def main_phase(
 async def sweep_phase(
     chosen: Sequence[Target], stack: Stack, config: ScenarioConfig, advance: Callable[[], None]
 ) -> list[Answer]:
-    items = build_workload(config.sweep_requests)
+    items = build_workload(config.sweep_requests, config.cycle)
     answers: list[Answer] = []
     for rtt in config.sweep_rtts_s:
         stack.link.set_rtt(rtt)

@@ -53,10 +53,14 @@ def hybrid(
         str | None, typer.Option(help="engine of a started cloud node: llamacpp or transformers")
     ] = None,
     threads: Annotated[int, typer.Option(min=1, help="engine threads of each started node")] = 1,
+    mix: Annotated[
+        str, typer.Option(help="the workload's kinds and weights, e.g. dialogue=8,private=3,mining=1")
+    ] = "dialogue=4,private=2,mining=2",
 ) -> None:
     """Edge-only vs cloud-only vs the gateway's hybrid placement on one mixed workload, cloud behind an
     emulated link; writes OUT/report.html and OUT/report.json."""
     from edgecloud.bench.scenario import ScenarioConfig, StackConfig, run_hybrid_command
+    from edgecloud.bench.scenario_workload import DEFAULT_CYCLE, parse_mix
     from edgecloud.errors import EdgecloudError
 
     console = Console(stderr=True)
@@ -79,6 +83,7 @@ def hybrid(
             sweep_rtts_s=_durations(sweep),
             sweep_requests=sweep_requests,
             out=out,
+            cycle=DEFAULT_CYCLE if mix == "dialogue=4,private=2,mining=2" else parse_mix(mix),
         )
     except (ValueError, IndexError) as exc:
         raise typer.BadParameter(str(exc) or "empty value") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,30 @@ MINING = (
 )
 KINDS = {"dialogue": DIALOGUE, "private": PRIVATE, "mining": MINING}
 # Out of every 8 requests: 4 dialogue, 2 private, 2 mining (interleaved, so every slice is a mix).
-PATTERN = ("dialogue", "private", "dialogue", "mining", "dialogue", "private", "dialogue", "mining")
+DEFAULT_CYCLE = ("dialogue", "private", "dialogue", "mining", "dialogue", "private", "dialogue", "mining")
+
+
+def pattern(mix: Sequence[tuple[str, int]]) -> tuple[str, ...]:
+    """One cycle of the mix, each kind spread evenly (the kind furthest behind its share goes next)."""
+    total = sum(weight for _, weight in mix)
+    if total <= 0 or any(kind not in KINDS or weight < 0 for kind, weight in mix):
+        raise ValueError(f"a mix names {', '.join(KINDS)} with non-negative weights, e.g. dialogue=4")
+    placed: Counter[str] = Counter()
+    cycle = []
+    for position in range(1, total + 1):
+        kind = max(mix, key=lambda kw: kw[1] * position / total - placed[kw[0]])[0]
+        placed[kind] += 1
+        cycle.append(kind)
+    return tuple(cycle)
+
+
+def parse_mix(text: str) -> tuple[str, ...]:
+    """`dialogue=4,private=2,mining=2` (kinds left out get weight 0) as one cycle of kinds."""
+    mix = []
+    for part in text.split(","):
+        kind, _, weight = part.strip().partition("=")
+        mix.append((kind.strip(), int(weight)))
+    return pattern(mix)
 
 
 @dataclass(frozen=True)
@@ -51,12 +75,12 @@ class Item:
         return {"task": "mining"} if self.kind == "mining" else {}
 
 
-def build_workload(count: int) -> list[Item]:
-    """`count` items in a fixed interleaved mix; each kind cycles through its prompts."""
+def build_workload(count: int, cycle: Sequence[str] = DEFAULT_CYCLE) -> list[Item]:
+    """`count` items following the cycle of kinds; each kind cycles through its prompts."""
     seen: Counter[str] = Counter()
     items = []
     for index in range(count):
-        kind = PATTERN[index % len(PATTERN)]
+        kind = cycle[index % len(cycle)]
         prompts = KINDS[kind]
         items.append(Item(index, kind, prompts[seen[kind] % len(prompts)]))
         seen[kind] += 1
