@@ -272,4 +272,4 @@ def compare(
         reports = load_reports(dirs)
     except (EdgecloudError, OSError, ValueError) as exc:
         raise _fail(exc) from None
-    Console(width=max(Console().width, 160)).print(report_table(reports))
+    Console(width=max(Console().width, 220)).print(report_table(reports))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
+from rich.table import Column, Table
 
 from edgecloud.errors import ModelFileError
 from edgecloud.optimize.report import cell
@@ -32,7 +32,7 @@ def load_reports(dirs: Sequence[Path]) -> list[dict[str, Any]]:
 
 def report_table(reports: Sequence[dict[str, Any]]) -> Table:
     table = Table(
-        "variant",
+        Column("variant", no_wrap=True),
         "method",
         "size MB",
         "params M",

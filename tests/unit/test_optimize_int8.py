@@ -1,0 +1,50 @@
+"""The int8 Linear and its safetensors round trip, on the real MiniLM weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from edgecloud.catalogue import Catalogue
+from edgecloud.config import NodeSettings
+from edgecloud.optimize.int8 import Int8Linear, int8_parameter_count, load_int8, quantize_linears, save_int8
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def minilm() -> Path:
+    catalogue = Catalogue(NodeSettings().cache_dir)
+    return catalogue.materialize(catalogue.resolve("all-minilm-l6-v2"))
+
+
+def test_int8_linear_stays_within_two_percent_of_the_fp32_layer(minilm: Path) -> None:
+    from transformers import AutoModel
+
+    layer = AutoModel.from_pretrained(minilm).encoder.layer[0].intermediate.dense
+    x = torch.randn(4, 16, layer.in_features)
+    with torch.inference_mode():
+        exact, approx = layer(x), Int8Linear.from_linear(layer)(x)
+    assert float((approx - exact).norm() / exact.norm()) < 0.02
+
+
+def test_a_saved_int8_model_loads_back_to_the_same_outputs(minilm: Path, tmp_path: Path) -> None:
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(minilm).eval()
+    before = int8_parameter_count(model)
+    assert quantize_linears(model) == 6 * 6 + 1  # q, k, v, attention out, intermediate, output; pooler
+    save_int8(model, tmp_path)
+    (tmp_path / "config.json").write_bytes((minilm / "config.json").read_bytes())
+    loaded = load_int8(tmp_path, AutoModel)
+    encoded = AutoTokenizer.from_pretrained(minilm)(
+        ["a quiet triumph", "a mess"], padding=True, return_tensors="pt"
+    )
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(**encoded).last_hidden_state, model(**encoded).last_hidden_state)
+    assert int8_parameter_count(loaded) == before
+    assert (tmp_path / "model.int8.safetensors").stat().st_size < 0.7 * (
+        minilm / "model.safetensors"
+    ).stat().st_size
