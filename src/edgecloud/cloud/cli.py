@@ -181,7 +181,8 @@ def job_mine(
     Console().print(
         f"{summary['documents']} documents, {len(summary['topics'])} topics, "
         f"{len(summary['near_duplicates'])} near-duplicate pairs; {summary['shards_run']} shard(s) run, "
-        f"{summary['shards_skipped']} skipped; {summary['docs_per_s']:.1f} docs/s\n"
+        f"{summary['shards_skipped']} skipped; {summary['docs_per_s']:.2f} docs/s "
+        f"in {summary['stage_seconds']:.0f} s\n"
         f"wrote {out}/documents.parquet, topics.parquet, duplicates.parquet, summary.md, summary.json"
     )
 
@@ -224,7 +225,8 @@ def job_kg(
     Console().print(
         f"{summary['documents']} documents, {summary['entities']} entities, {summary['relations']} "
         f"relations ({summary['merged_names']} names merged); {summary['shards_run']} shard(s) run, "
-        f"{summary['shards_skipped']} skipped; {summary['docs_per_s']:.1f} docs/s\n"
+        f"{summary['shards_skipped']} skipped; {summary['docs_per_s']:.2f} docs/s "
+        f"in {summary['stage_seconds']:.0f} s\n"
         f"wrote {out}/graph.graphml, triples.jsonl, summary.json; try `edgecloud kg query {out} NAME`"
     )
 
