@@ -7,12 +7,14 @@ from edgecloud.eval.suites import LETTERS, ChoiceItem, OpenItem, TranslationItem
 
 
 def choice_messages(item: ChoiceItem, sentiment: bool = False) -> list[dict[str, str]]:
+    if sentiment:  # lettered options confuse small models here ("A. negative"): ask for the word
+        content = (
+            f'Movie review: "{item.question}"\n'
+            "Is the sentiment of this review positive or negative? Answer with one word."
+        )
+        return [{"role": "user", "content": content}]
     lines = [f"Passage: {item.context}", ""] if item.context else []
-    if sentiment:
-        lines.append(f'Movie review: "{item.question}"')
-        lines.append("Is the sentiment of this review positive or negative?")
-    else:
-        lines.append(f"Question: {item.question}")
+    lines.append(f"Question: {item.question}")
     lines += [f"{LETTERS[i]}. {option}" for i, option in enumerate(item.options)]
     lines.append("Answer with the letter of the correct option only.")
     return [{"role": "user", "content": "\n".join(lines)}]
