@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecloud.datasets.rotten_tomatoes import load_snippets
+from edgecloud.errors import ModelFileError
 from edgecloud.runtimes.classifier import TransformersClassifier
 from edgecloud.train.classifier import LABELS, OnProgress, label_ids, scores
 
@@ -115,6 +116,9 @@ def measure_tiers(
     edge_int8: bool = False,
     on_progress: OnProgress | None = None,
 ) -> TierPredictions:
+    for folder in (edge, cloud):
+        if not (folder / "config.json").is_file():
+            raise ModelFileError(f"{folder} is not a classifier folder (no config.json)")
     progress = on_progress or (lambda phase, done, total: None)
     snippets = load_snippets("test")[:limit]
     texts = [s.text for s in snippets]
