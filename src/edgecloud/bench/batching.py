@@ -104,6 +104,7 @@ async def measure(
             wall = time.perf_counter() - started
             progress.advance(task, level)
             rows.append(_row(level, alone[:level], together, wall))
+            progress.console.print(_describe(rows[-1]))  # partial results survive an interrupted run
     return rows
 
 
@@ -118,6 +119,14 @@ def _row(level: int, alone: list[Answer], together: list[Answer], wall: float) -
         "speedup": concurrent / sequential,
         "answers_differing": sum(a.text != b.text for a, b in zip(alone, together, strict=True)),
     }
+
+
+def _describe(row: dict[str, Any]) -> str:
+    return (
+        f"C={row['concurrency']}: one after another {row['sequential_tok_s']:.1f} tok/s, all at once "
+        f"{row['concurrent_tok_s']:.1f} tok/s ({row['speedup']:.2f}x), "
+        f"answers differing: {row['answers_differing']}"
+    )
 
 
 def run_batching_bench(

@@ -6,7 +6,8 @@ One thread per model owns a `DecodeBatch`. Between two decode steps it
   and the step's token budget allows (`max_batch_tokens`: decode tokens plus prompt tokens prefilled
   this step; a prompt larger than the whole budget still gets in when it is first in line, alone),
 - runs one step and streams each sequence's delta to its own client; finished sequences leave at once.
-Requests wait in a bounded queue; a full queue is back-pressure (429), exactly like DecoderWorker."""
+Requests wait in a bounded queue: beyond the batch's free slots, `max_queue` requests may wait; more is
+back-pressure (429), as with DecoderWorker."""
 
 from __future__ import annotations
 
@@ -92,7 +93,8 @@ class ContinuousBatcher:
         with self._wake:
             if self._stopping:
                 raise Unavailable(f"model {self.model!r} is shutting down", retry_after=5)
-            if len(self._waiting) >= self.max_queue:
+            free_slots = max(0, self.max_batch - len(self._running))  # they are admitted next step
+            if len(self._waiting) >= self.max_queue + free_slots:
                 raise Overloaded(
                     f"model {self.model!r} is busy: its queue of {self.max_queue} is full; retry shortly",
                     retry_after=1.0,
@@ -140,9 +142,10 @@ class ContinuousBatcher:
                 if prefilled and size > budget:
                     return  # waits for the next step rather than letting later requests overtake it
                 self._waiting.popleft()
-            if head.cancelled.is_set():
-                head.put(_DONE)
-                continue
+                if head.cancelled.is_set():
+                    head.put(_DONE)
+                    continue
+                self._running[id(head.prepared)] = head  # holds its slot from now on (see submit)
             budget -= size
             prefilled += 1
             self.admitted.append(head.prepared.request.request_id)
@@ -159,7 +162,6 @@ class ContinuousBatcher:
             self._fail([job], Unavailable(f"model {self.model!r} failed while generating; see the node log"))
             return
         self._metrics.forward_passes.labels(self.model).inc()
-        self._running[id(job.prepared)] = job
         self._deliver(batch, [first])
 
     def _step(self, batch: DecodeBatch) -> None:
@@ -193,6 +195,12 @@ class ContinuousBatcher:
         self._finish(leaving)
 
     def _release_cancelled(self, batch: DecodeBatch) -> None:
+        """Clients that left: running ones give up their slot, waiting ones their place in the queue."""
+        with self._wake:
+            gone = [job for job in self._waiting if job.cancelled.is_set()]
+            for job in gone:
+                self._waiting.remove(job)
+                job.put(_DONE)
         cancelled = [job.prepared for job in self._running.values() if job.cancelled.is_set()]
         if cancelled:
             batch.remove(cancelled)
