@@ -43,7 +43,22 @@ def _prefill_rate(answers: Sequence[dict[str, Any]], decode: float, rtt: float) 
     return statistics.median(rates)
 
 
+def _batched_prefill_rate(
+    answers: Sequence[dict[str, Any]], single: float, per_sequence: float, rtt: float
+) -> float:
+    """The prefill rate that gives these TTFTs when a request joins a batch decoding at
+    `per_sequence` tok/s: the simulator's cloud counts prompt * single / prefill tokens of work."""
+    rates = []
+    for a in answers:
+        work = max((a["ttft_s"] - rtt) * per_sequence - 1.0, 0.1)  # decode-token equivalents
+        rates.append(a["prompt_tokens"] * single / work)
+    return statistics.median(rates)
+
+
 def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
+    """Edge speeds from edge-only at concurrency 1 (one llama.cpp worker serves one request at a
+    time, whatever the load); the cloud's from cloud-only at 1 and at `concurrency` (its batching
+    makes both decode and prompt processing depend on how many share a step)."""
     answers = _answers(report)
     rtt = float(report.get("data", report).get("rtt_s", 0.08))
 
@@ -53,6 +68,9 @@ def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
     edge1, cloud1 = chosen("edge-only", 1), chosen("cloud-only", 1)
     edge_decode, cloud_decode = _decode_rate(edge1), _decode_rate(cloud1)
     cloud_at = _decode_rate(chosen("cloud-only", concurrency)) if concurrency > 1 else cloud_decode
+    cloud_prefill = _prefill_rate(cloud1, cloud_decode, rtt)
+    if concurrency > 1:
+        cloud_prefill = _batched_prefill_rate(chosen("cloud-only", concurrency), cloud_decode, cloud_at, rtt)
     hybrid = chosen("hybrid", concurrency)
     mix = []
     for kind, extra in KINDS.items():
@@ -77,7 +95,7 @@ def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
         "gateway": {"policies": ["privacy", "hint", "task", "offline", "latency", "cost", "cascade"],
                     "policy_settings": {"latency": {"slo_ttft_ms": 800}}, "probe_interval_s": 0.5},
         "cloud": {"replicas": 1, "max_batch": max(concurrency, 1), "throughput": throughput,
-                  "prefill_tok_s": _prefill_rate(cloud1, cloud_decode, rtt), "queue_limit": 10_000,
+                  "prefill_tok_s": cloud_prefill, "queue_limit": 10_000,
                   "cold_start_s": 0, "price": {"input_per_1k": 0.0005, "output_per_1k": 0.0015}},
         "devices": [{
             "name": "bench-edge", "count": 1, "traffic_share": 1,
