@@ -167,7 +167,7 @@ class FleetSim:
         ready = max(cloud.ready(now), 1)
         self._probe_queue = len(cloud.queue) // ready
         self._probe_full = len(cloud.queue) >= cloud.spec.queue_limit
-        self._cloud_up = cloud.replicas > 0
+        self._cloud_up = cloud.replicas > 0 or bool(cloud.spec.max_replicas)  # an autoscaler adds one
         self.queue_samples.append((now, len(cloud.queue), cloud.replicas, cloud.running))
         cloud.autoscale(now)
         if self.scenario.closed_users:
