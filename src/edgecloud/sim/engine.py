@@ -24,7 +24,7 @@ class Engine:
 
     def schedule(self, at: float, handler: Handler, payload: Any = None) -> None:
         """Call handler(at, payload) when the clock reaches `at` (never earlier than now)."""
-        heapq.heappush(self._heap, (max(at, self.now), next(self._seq), handler, payload))
+        heapq.heappush(self._heap, (at if at > self.now else self.now, next(self._seq), handler, payload))
 
     def run(
         self,

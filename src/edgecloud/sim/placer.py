@@ -159,10 +159,11 @@ class SimPlacer:
         return Placed(self._id(decision), decision), list(self._consulted)
 
     def _id(self, decision: Decision) -> int:
-        if decision not in self._ids:
-            self._ids[decision] = len(self.decisions)
+        found = self._ids.get(decision)
+        if found is None:
+            found = self._ids[decision] = len(self.decisions)
             self.decisions.append(decision)
-        return self._ids[decision]
+        return found
 
     def view(self, request: RequestKey) -> RequestView:
         found = self._views.get(request)
