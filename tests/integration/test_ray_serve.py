@@ -42,13 +42,16 @@ class CloudServeProcess(ServiceProcess):
         super().__init__(command, port=port)
 
     def wait_healthy(self, timeout: float = 150.0) -> None:
+        """Until the command says ready (every replica passed its first health check: /health alone
+        answers 200 as soon as one replica is up) and the proxy answers."""
         deadline = time.monotonic() + timeout
         assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"cloud serve exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                ready = "ready in" in self.log_tail(100_000)
+                if ready and httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
