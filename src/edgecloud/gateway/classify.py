@@ -64,6 +64,8 @@ async def classify_answer(
     threshold = threshold_for(gateway, inbound)
     cloud = _cloud_of(gateway, placement)
     decision = placement.decision
+    if cloud is not None and placement.models.get(placement.edge, AUTO) == AUTO:
+        decision, cloud = Decision(cloud, "model", f"only the {cloud} tier serves a classifier"), None
     if cloud is not None:
         decision = Decision(
             placement.edge, "cascade", f"edge first; inputs under confidence {threshold:g} go to {cloud}"

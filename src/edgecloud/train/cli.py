@@ -54,6 +54,9 @@ def classifier_command(
     batch_size: Annotated[int, typer.Option(min=1, help="fine-tuning batch size")] = 32,
     max_length: Annotated[int, typer.Option(min=8, max=512, help="fine-tuning truncation length")] = 64,
     learning_rate: Annotated[float, typer.Option(help="fine-tuning learning rate")] = 5e-5,
+    pooling: Annotated[
+        str, typer.Option(help="fine-tuning pooling: mean (faster to train) or cls (a plain HF head)")
+    ] = "mean",
     limit: Annotated[int | None, typer.Option(min=10, help="train on the first N snippets only")] = None,
     eval_limit: Annotated[
         int | None, typer.Option(min=10, help="validate and test on N snippets only")
@@ -65,6 +68,9 @@ def classifier_command(
     accuracy and macro-F1 of both on the held-out test split."""
     from edgecloud.train.classifier import TrainConfig, train_classifier
 
+    if pooling not in ("mean", "cls"):
+        console.print(f"[red]error:[/] --pooling must be mean or cls, not {pooling!r}")
+        raise typer.Exit(2)
     if data not in DATASETS:
         console.print(f"[red]error:[/] unknown data {data!r}; choose from {', '.join(DATASETS)}")
         raise typer.Exit(2)
@@ -76,6 +82,7 @@ def classifier_command(
             batch_size=batch_size,
             max_length=max_length,
             learning_rate=learning_rate,
+            pooling=pooling,
             train_limit=limit,
             eval_limit=eval_limit,
             threads=threads,
