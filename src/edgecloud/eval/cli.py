@@ -47,7 +47,7 @@ def _ask(
 
 def print_summary(summary: SuiteSummary, console: Console) -> None:
     table = Table(title=f"{summary.suite} · {summary.model} @ {summary.url}")
-    for column in ("method", "n", "accuracy", "95% CI"):
+    for column in ("method", "n", "accuracy / score", "95% CI"):
         table.add_column(column)
     for method in summary.methods:
         table.add_row(

@@ -174,6 +174,15 @@ async def run_items(
         return list(await asyncio.gather(*(guarded(item) for item in items)))
 
 
+def _interval(values: Sequence[float]) -> tuple[float, float]:
+    """95%: Wilson for right/wrong scores, a normal interval of the mean for graded ones (chrF)."""
+    if all(v in (0.0, 1.0) for v in values):
+        return wilson_interval(round(sum(values)), len(values))
+    mean = sum(values) / len(values)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1) / len(values))
+    return max(0.0, mean - 1.96 * spread), min(1.0, mean + 1.96 * spread)
+
+
 def summarize(
     suite: str, model: str, url: str, items: Sequence[Item], records: Sequence[Record]
 ) -> SuiteSummary:
@@ -182,9 +191,8 @@ def summarize(
     summaries = []
     for method in methods:
         values = [r.scores[method] for r in ok if method in r.scores]
-        hits = sum(values)
-        low, high = wilson_interval(round(hits), len(values))
-        summaries.append(MethodSummary(method, len(values), hits / len(values), low, high))
+        low, high = _interval(values)
+        summaries.append(MethodSummary(method, len(values), sum(values) / len(values), low, high))
     corpus = None
     if suite == "translation":
         refs = {i.id: i.reference for i in items if isinstance(i, TranslationItem)}
