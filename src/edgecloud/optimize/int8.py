@@ -13,6 +13,7 @@ config.json; the node applies the same modules on load (runtimes/int8.py)."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,14 @@ class Int8Linear(torch.nn.Module):
         self.register_buffer("int8_weight", int8_weight.to(torch.int8).contiguous())
         self.register_buffer("int8_scale", scale.to(torch.float32).contiguous())
         self.bias = None if bias is None else torch.nn.Parameter(bias.detach().float(), requires_grad=False)
-        qweight = torch._make_per_channel_quantized_tensor(
-            int8_weight.to(torch.int8), scale.double(), torch.zeros(self.out_features, dtype=torch.long), 0
-        )
+        with warnings.catch_warnings():  # qint8 tensors are deprecated (torchao replaces them); still work
+            warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
+            qweight = torch._make_per_channel_quantized_tensor(
+                int8_weight.to(torch.int8),
+                scale.double(),
+                torch.zeros(self.out_features, dtype=torch.long),
+                0,
+            )
         self._packed = torch.ops.quantized.linear_prepack(qweight, self.bias)
 
     @classmethod

@@ -30,10 +30,6 @@ class Speed:
     latency_ms_b32: float  # median per batch of 32
 
 
-def speed_steps(subjects: Sequence[Subject], repeats: int) -> int:
-    return len(subjects) * repeats
-
-
 def measure_speed(
     subjects: Sequence[Subject], texts: Sequence[str], *, repeats: int, single: int, tick: Tick
 ) -> dict[str, Speed]:
