@@ -72,6 +72,23 @@ def test_training_writes_a_sequence_classification_folder_above_chance(
     assert abs(frozen["validation"]["accuracy"] - frozen["sklearn_validation_accuracy"]) <= 1 / n
 
 
+def test_fine_tuning_writes_a_folder_plain_transformers_can_load(tmp_path: Path) -> None:
+    """Two steps on 64 snippets: the mechanics (export, reload, pooling flag), not the accuracy."""
+    from transformers import AutoModelForSequenceClassification
+
+    catalogue = Catalogue(NodeSettings().cache_dir)
+    base = catalogue.materialize(catalogue.resolve(EMBED))
+    config = TrainConfig(
+        base_dir=base, variants=("fine-tuned",), epochs=1, train_limit=64, eval_limit=32, max_length=32
+    )
+    report = train_classifier(config, tmp_path / "ft")
+    tuned = report["variants"]["fine-tuned"]
+    assert report["chosen"] == "fine-tuned" and tuned["test"]["n"] == 32 and len(tuned["epochs"]) == 1
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "ft")
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    assert model.config.edgecloud_pooling == "mean" and model.config.edgecloud_max_length == 32
+
+
 def test_classify_labels_one_text_or_a_list(edge: NodeProcess) -> None:
     one = _classify(edge.url, {"model": "sentiment-edge", "input": TEXTS[0]})
     assert one.status_code == 200
