@@ -123,10 +123,15 @@ class ContinuousBatcher:
                     self._wake.wait()
                 if self._stopping and not self._waiting and not self._running:
                     return
-            self._release_cancelled(batch)
-            self._admit(batch)
-            if self._running:
-                self._step(batch)
+            try:
+                self._release_cancelled(batch)
+                self._admit(batch)
+                if self._running:
+                    self._step(batch)
+            except Exception:  # never leave clients waiting on a dead thread: fail them, start afresh
+                log.exception("batcher %s: resetting the batch", self.model)
+                self._fail(list(self._running.values()), Unavailable(f"model {self.model!r} failed; retry"))
+                batch = self._runtime.open_batch()
             self._publish_depth()
 
     def _admit(self, batch: DecodeBatch) -> None:
