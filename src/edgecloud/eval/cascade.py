@@ -82,8 +82,11 @@ def samples_from_eval(folder: Path, score: str = "mean") -> list[Sample]:
     if not edge_file.is_file() or not cloud_file.is_file():
         raise InvalidRequest(f"{folder} has no records.jsonl and records-cloud.jsonl (run eval with --cloud)")
     edge, cloud = read_records(edge_file), read_records(cloud_file)
-    method = next((m for m in ("letter", "exact", "chrf") if any(m in r.scores for r in edge)), None)
+    method = next(
+        (m for m in ("letter", "exact", "chrf", "classify") if any(m in r.scores for r in edge)), None
+    )
     if method is None:
         raise InvalidRequest(f"{folder}: no scored items to calibrate on")
-    rows = pair_records(edge, cloud, method, f"{score}_logprob")
+    signal = "max_prob" if method == "classify" else f"{score}_logprob"
+    rows = pair_records(edge, cloud, method, signal)
     return [Sample(signal, edge_score >= 0.5, cloud_score >= 0.5) for signal, edge_score, cloud_score in rows]

@@ -17,6 +17,7 @@ from edgecloud.eval.report import write_cascade_report, write_records
 from edgecloud.eval.suites import Item
 
 PRIMARY = {"nq-open": "exact", "translation": "chrf"}
+SIGNALS = {"loglik": "loglik_margin", "classify": "max_prob"}  # each method's own confidence
 
 
 def _ask(
@@ -102,9 +103,9 @@ def run_eval_command(
     cloud_summary = summarize(suite, cloud_model or model, cloud, items, cloud_records)
     print_summary(cloud_summary, console)
     methods = [m.method for m in summary.methods if m.method in {c.method for c in cloud_summary.methods}]
-    primary = PRIMARY.get(suite, "letter")
+    primary = "classify" if "classify" in methods else PRIMARY.get(suite, "letter")
     curves = [
-        tradeoff(records, cloud_records, m, "loglik_margin" if m == "loglik" else signal)
+        tradeoff(records, cloud_records, m, SIGNALS.get(m, signal))
         for m in methods
         if m in (primary, "loglik")
     ]

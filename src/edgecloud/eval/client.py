@@ -109,6 +109,15 @@ class Endpoint:
             return None
         return Scored(sum(picked), len(continuation), len(picked), time.perf_counter() - started)
 
+    async def classify(self, text: str) -> tuple[dict[str, float], float, int]:
+        """A classifier's label probabilities for one text (POST /v1/classify), seconds and tokens."""
+        started = time.perf_counter()
+        response = await self._post("/classify", {"model": self.model, "input": text})
+        payload = response.json()
+        scores = {str(k): float(v) for k, v in payload["data"][0]["scores"].items()}
+        tokens = int((payload.get("usage") or {}).get("prompt_tokens", 0))
+        return scores, time.perf_counter() - started, tokens
+
     async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         response = await self._client.post(self._base + path, json=body, headers=self._headers)
         if response.status_code >= 400:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from edgecloud.eval import prompts
-from edgecloud.eval.client import Answer, Endpoint
+from edgecloud.eval.client import Answer, Endpoint, EndpointError
 from edgecloud.eval.scoring import (
     chrf,
     contains_answer,
@@ -132,8 +132,20 @@ def _record(item_id: str, answer: Answer) -> Record:
     return record
 
 
-async def _one(endpoint: Endpoint, item: Item, suite: str, loglik: bool) -> Record:
+async def _classified(endpoint: Endpoint, item: ChoiceItem) -> Record:
+    """Sentiment through a classifier model: its most probable label against the item's."""
+    scores, seconds, tokens = await endpoint.classify(item.question)
+    label = max(scores, key=scores.__getitem__)
+    record = Record(item.id, label, seconds=seconds, prompt_tokens=tokens)
+    record.scores["classify"] = float(label == item.options[item.answer])
+    record.confidence["max_prob"] = scores[label]
+    return record
+
+
+async def _one(endpoint: Endpoint, item: Item, suite: str, loglik: bool, classify: bool) -> Record:
     try:
+        if classify and isinstance(item, ChoiceItem):
+            return await _classified(endpoint, item)
         if isinstance(item, ChoiceItem):
             return await _choice(endpoint, item, suite == "sentiment", loglik)
         if isinstance(item, OpenItem):
@@ -161,17 +173,30 @@ async def run_items(
     done = 0
     async with httpx.AsyncClient(timeout=timeout) as client:
         endpoint = Endpoint(client, url, model, api_key)
+        classify = suite == "sentiment" and await _is_classifier(endpoint, items)
 
         async def guarded(item: Item) -> Record:
             nonlocal done
             async with gate:
-                record = await _one(endpoint, item, suite, loglik)
+                record = await _one(endpoint, item, suite, loglik, classify)
             done += 1
             if on_progress:
                 on_progress(done)
             return record
 
         return list(await asyncio.gather(*(guarded(item) for item in items)))
+
+
+async def _is_classifier(endpoint: Endpoint, items: Sequence[Item]) -> bool:
+    """A sentiment model that answers /v1/classify is scored as a classifier, a chat model by its reply."""
+    first = next((i for i in items if isinstance(i, ChoiceItem)), None)
+    if first is None:
+        return False
+    try:
+        await endpoint.classify(first.question)
+    except (EndpointError, httpx.HTTPError, KeyError, ValueError):
+        return False
+    return True
 
 
 def _interval(values: Sequence[float]) -> tuple[float, float]:
