@@ -67,14 +67,20 @@ def batches(texts: Sequence[str], size: int) -> Iterator[list[str]]:
 def embed(
     model: Any, tokenizer: Any, texts: Sequence[str], pooling: Pooling, *, batch_size: int = 64
 ) -> torch.Tensor:
-    """Pooled embeddings of texts, in order, without gradients."""
+    """Pooled embeddings of texts, in order, without gradients. Batches are formed in order of length
+    (then put back), so short texts do not pad to a long neighbour's length."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out: list[torch.Tensor] = []
     with torch.inference_mode():
-        for chunk in batches(texts, batch_size):
+        for chunk in batches([texts[i] for i in order], batch_size):
             encoded = tokenize(tokenizer, chunk, pooling.max_length)
             hidden = model(**encoded).last_hidden_state
             out.append(pool(hidden, encoded["attention_mask"], pooling))
-    return torch.cat(out) if out else torch.empty(0)
+    if not out:
+        return torch.empty(0)
+    result = torch.empty_like(torch.cat(out))
+    result[torch.tensor(order)] = torch.cat(out)
+    return result
 
 
 def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:

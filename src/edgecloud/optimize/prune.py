@@ -90,6 +90,7 @@ def _prune_encoder(
         f"every layer, ranked by their output norm on {len(texts)} calibration texts ({stats.tokens} tokens)",
         "output projections re-solved by least squares over the kept heads and neurons",
     ]
+    notes.extend(_calibration_warning(stats, _original(stats, "ffn")))
     if keep_heads < total_heads:
         notes.append(
             f"the {total_heads - keep_heads} pruned heads per layer are zeroed, not removed: transformers 5 "
@@ -124,8 +125,20 @@ def _prune_decoder(
         f"kept {keep}/{width} FFN neurons in every layer, ranked by |activation| x output-weight norm on "
         f"{len(texts)} calibration texts ({stats.tokens} tokens); down_proj re-solved by least squares",
         "attention heads untouched (decoders: FFN pruning only)",
+        *_calibration_warning(stats, width),
     )
     return PruneSummary("structured", before, after, 1 - after / before, notes)
+
+
+def _calibration_warning(stats: Calibration, width: int) -> list[str]:
+    """The refit solves for `width` columns per output; with fewer tokens than that the ridge term, not
+    the data, decides them."""
+    if stats.tokens >= 2 * width:
+        return []
+    return [
+        f"only {stats.tokens} calibration tokens for {width} FFN neurons: "
+        "the refit is mostly ridge; pass more text"
+    ]
 
 
 def _head_count(model: Any, share: float) -> int:
