@@ -103,6 +103,8 @@ def quantize(
     from edgecloud.optimize import quantize as methods
     from edgecloud.optimize.pipeline import measure_and_report, resolve_source
 
+    if method not in ("dynamic-int8", "onnx-int8") and not method.startswith("gguf:"):
+        raise typer.BadParameter(f"--method {method!r}: one of {', '.join(methods.METHODS)}")
     try:
         source = resolve_source(model)
         with _progress() as stage:
@@ -111,7 +113,7 @@ def quantize(
                 notes = methods.dynamic_int8(source.path, out, source_name=model)
             elif method == "onnx-int8":
                 notes = methods.onnx_int8(source.path, out, source_name=model, per_channel=not per_tensor)
-            elif method.startswith("gguf:"):
+            else:
                 notes = methods.gguf(
                     source.path,
                     out,
@@ -122,8 +124,6 @@ def quantize(
                     via_f16=via_f16,
                     threads=threads,
                 )
-            else:
-                raise typer.BadParameter(f"--method {method!r}: one of {', '.join(methods.METHODS)}")
             tick()
             report = measure_and_report(
                 method,
