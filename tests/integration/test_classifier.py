@@ -89,6 +89,20 @@ def test_fine_tuning_writes_a_folder_plain_transformers_can_load(tmp_path: Path)
     assert model.config.edgecloud_pooling == "mean" and model.config.edgecloud_max_length == 32
 
 
+def test_the_eval_harness_scores_a_classifier_through_classify(
+    trained: tuple[Path, dict[str, Any]], edge: NodeProcess
+) -> None:
+    import asyncio
+
+    from edgecloud.eval.harness import run_items
+    from edgecloud.eval.suites import load_suite
+
+    items = load_suite("sentiment", limit=6)
+    records = asyncio.run(run_items(edge.url, trained[0].name, "sentiment", items))
+    assert all(r.error is None and set(r.scores) == {"classify"} for r in records), records
+    assert all(r.answer in ("positive", "negative") and 0.5 <= r.confidence["max_prob"] <= 1 for r in records)
+
+
 def test_classify_labels_one_text_or_a_list(edge: NodeProcess) -> None:
     one = _classify(edge.url, {"model": "sentiment-edge", "input": TEXTS[0]})
     assert one.status_code == 200
