@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from edgecloud.errors import EdgecloudError
+
+if TYPE_CHECKING:  # the job modules import Ray; commands load them only when they run
+    from edgecloud.cloud.jobs import JobOptions
 
 cloud_app = typer.Typer(help="The cloud tier on Ray: Serve deployments, Ray Data jobs.", no_args_is_help=True)
 job_app = typer.Typer(help="Big-data jobs on Ray Data (local Ray or --address).", no_args_is_help=True)
@@ -139,7 +142,7 @@ def _job_options(
     text_field: str,
     id_field: str,
     limit: int | None,
-) -> object:
+) -> JobOptions:
     from edgecloud.cloud.jobs import JobOptions
 
     if workers < 1 or shard_size < 1 or batch_size < 1:
@@ -168,12 +171,11 @@ def job_mine(
     limit: Limit = None,
 ) -> None:
     """Text mining: MiniLM embeddings on Ray Data, topics with c-TF-IDF keywords, near-duplicates."""
-    from edgecloud.cloud.jobs import JobOptions, mine_job
+    from edgecloud.cloud.jobs import mine_job
 
     options = _job_options(
         corpus, out, workers, shard_size, batch_size, address, num_cpus, text_field, id_field, limit
     )
-    assert isinstance(options, JobOptions)
     try:
         summary = mine_job(options, topics=topics, threshold=duplicate_threshold, console=console)
     except EdgecloudError as exc:
@@ -210,12 +212,11 @@ def job_kg(
     limit: Limit = None,
 ) -> None:
     """Knowledge graph: spaCy entities and subject-verb-object triples on Ray Data, entity resolution."""
-    from edgecloud.cloud.jobs import JobOptions, kg_job
+    from edgecloud.cloud.jobs import kg_job
 
     options = _job_options(
         corpus, out, workers, shard_size, batch_size, address, num_cpus, text_field, id_field, limit
     )
-    assert isinstance(options, JobOptions)
     try:
         if llm:
             _check_models([llm], None)

@@ -151,13 +151,9 @@ def prune(
     repeats: Repeats = 3,
 ) -> None:
     """Structured (--heads/--ffn, ranked on calibration text) or magnitude (--sparsity) pruning."""
-    from edgecloud.optimize.pipeline import measure_and_report, resolve_source
-
-    try:
-        from edgecloud.optimize import prune as pruning
-    except ImportError as exc:
-        raise _fail(RuntimeError(f"pruning is not available in this build: {exc}")) from None
     from edgecloud.datasets.rotten_tomatoes import corpus_sentences
+    from edgecloud.optimize import prune as pruning
+    from edgecloud.optimize.pipeline import measure_and_report, resolve_source
 
     try:
         source = resolve_source(model)
@@ -206,13 +202,9 @@ def distill(
     repeats: Repeats = 3,
 ) -> None:
     """Distil TEACHER into a shallower student trained on its outputs over an offline corpus."""
-    from edgecloud.optimize.pipeline import measure_and_report, resolve_source
-
-    try:
-        from edgecloud.optimize import distill as distillation
-    except ImportError as exc:
-        raise _fail(RuntimeError(f"distillation is not available in this build: {exc}")) from None
     from edgecloud.datasets.rotten_tomatoes import corpus_sentences
+    from edgecloud.optimize import distill as distillation
+    from edgecloud.optimize.pipeline import measure_and_report, resolve_source
 
     try:
         import torch
