@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from edgecloud.bench.load import percentile
 from edgecloud.bench.plots import cdf
 from edgecloud.bench.report import Cell, Report, Section, table, write_output
 from edgecloud.serving.launcher import EchoProcess, GatewayProcess
@@ -44,11 +45,6 @@ class Path_:
         self.samples.append(time.perf_counter() - started)
         if response.status != 200:
             raise RuntimeError(f"{self.name}: HTTP {response.status}")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def run_gateway_bench(requests: int, out: Path | None, console: Console) -> int:

@@ -171,18 +171,17 @@ async def run_load_with(
     return samples, time.perf_counter() - started
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100), the one rule every benchmark figure uses."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
 def percentiles(values: Sequence[float]) -> dict[str, float]:
     if not values:
         return {}
-    ordered = sorted(values)
-    pick = lambda q: ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]  # noqa: E731
-    return {
-        "p50": pick(50),
-        "p90": pick(90),
-        "p95": pick(95),
-        "p99": pick(99),
-        "mean": statistics.fmean(ordered),
-    }
+    figures = {f"p{q}": percentile(values, q) for q in (50, 90, 95, 99)}
+    return figures | {"mean": statistics.fmean(values)}
 
 
 def summarize(samples: Sequence[Sample], wall_s: float, label: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edgecloud.bench.load import percentile
 from edgecloud.sim.run import simulate
 from edgecloud.sim.scenario import Scenario, parse_scenario
 
@@ -108,11 +109,6 @@ def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
     })  # fmt: skip
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
 def compare(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Per concurrency level: measured and simulated hybrid TTFT p50/p95 (ms) and the error."""
     levels = sorted({a["concurrency"] for a in _answers(report) if a["placement"] == "hybrid"})
@@ -125,7 +121,7 @@ def compare(report: dict[str, Any]) -> list[dict[str, Any]]:
         simulated = simulate(scenario, requests=max(len(measured), 200) * 10).summary["all"]["ttft"]
         row: dict[str, Any] = {"concurrency": level, "requests_measured": len(measured)}
         for q in (50, 95):
-            real = _percentile(measured, q) * 1000
+            real = percentile(measured, q) * 1000
             predicted = float(simulated[f"p{q}_ms"])
             row |= {f"measured_p{q}_ms": round(real, 1), f"simulated_p{q}_ms": round(predicted, 1),
                     f"error_p{q}": round(predicted / real - 1, 4)}  # fmt: skip
