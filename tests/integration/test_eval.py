@@ -96,3 +96,14 @@ def test_a_task_profile_without_its_parameters_is_a_400_naming_the_field(node: N
     )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "metadata.target"
+
+
+def test_a_model_that_cannot_echo_says_so_with_a_400():
+    with NodeProcess([CHAT], args=["--runtime", "transformers"]) as cloud:
+        cloud.wait_ready(timeout=300)
+        body = {"model": CHAT, "prompt": "Hi", "max_tokens": 1, "echo": True, "logprobs": 0}
+        response = httpx.post(f"{cloud.url}/v1/completions", json=body, timeout=60)
+        assert response.status_code == 400 and response.json()["error"]["param"] == "echo"
+        items = load_suite("openbookqa", limit=1)
+        records = asyncio.run(run_items(cloud.url, CHAT, "openbookqa", items))
+        assert records[0].error is None and set(records[0].scores) == {"letter"}  # scored by letter only

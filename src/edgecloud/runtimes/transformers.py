@@ -132,6 +132,8 @@ class TransformersDecoder:
 
     def preprocess(self, request: InferenceRequest) -> Prepared:
         tok = self._tokenizer
+        if request.sampling.echo:  # a silently missing echo would score as nothing in an eval harness
+            raise InvalidRequest("echo is served by llama.cpp models only", param="echo")
         if request.kind == "chat":
             messages = [{"role": m.role, "content": m.content} for m in request.messages]
             if self._default_system and not any(m["role"] == "system" for m in messages):
