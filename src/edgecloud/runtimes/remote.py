@@ -43,6 +43,8 @@ class RemoteRuntime:
 
     def preprocess(self, request: InferenceRequest) -> Prepared:
         s = request.sampling
+        if s.echo:
+            raise InvalidRequest("echo is served by llama.cpp models only", param="echo")
         body: dict[str, Any] = {"model": self._model}
         if request.kind == "embedding":
             body["input"] = list(request.inputs)
