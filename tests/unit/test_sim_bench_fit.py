@@ -50,3 +50,30 @@ def test_compare_reports_measured_and_simulated_percentiles() -> None:
     (row,) = compare(REPORT)
     assert row["measured_p50_ms"] == pytest.approx(400.0)
     assert row["simulated_p50_ms"] > 0 and "error_p95" in row
+
+
+def _at(answer: dict[str, Any], concurrency: int) -> dict[str, Any]:
+    return answer | {"concurrency": concurrency}
+
+
+def test_a_cloud_that_decodes_as_fast_under_load_is_fitted_as_one_at_a_time() -> None:
+    """At concurrency 4 each cloud answer still decodes at 20 tok/s and waits longer for its first
+    token: queueing at a sequential worker (llama.cpp), not a batch sharing its steps."""
+    queued = [_at(_answer("cloud-only", "dialogue", 2.0, 3.0), 4)] * 3
+    hybrid = [_at(a, 4) for a in REPORT["data"]["answers"] if a["placement"] == "hybrid"]
+    report = {"data": {"rtt_s": 0.08, "answers": REPORT["data"]["answers"] + queued + hybrid}}
+    scenario = fit_scenario(report, 4)
+    assert scenario.cloud.max_batch == 1
+    assert scenario.cloud.throughput == [(1, pytest.approx(20.0))]
+    assert scenario.cloud.prefill_tok_s == pytest.approx(200.0)  # the single-request rate
+    assert scenario.devices[0].mix_order == "cycle"
+
+
+def test_a_cycle_mix_spreads_each_kind_evenly_in_time_order() -> None:
+    import numpy as np
+
+    from edgecloud.sim.workload import spread_evenly
+
+    order = spread_evenly(np.array([0.5, 0.25, 0.25]), 16).tolist()
+    assert order[:4] == [0, 1, 2, 0] and order[4:8] == order[:4]
+    assert [order.count(k) for k in range(3)] == [8, 4, 4]

@@ -45,7 +45,7 @@ def _read_queue(upstream: Upstream, body: dict[str, object]) -> None:
     if not isinstance(models, dict):
         return
     depths = [int(info.get("queue_depth", 0)) for info in models.values() if isinstance(info, dict)]
-    upstream.queue_depth = min(depths, default=0)
+    upstream.queue_depth = sum(depths)  # a node's models share its CPU: a busy embedder slows the chat
 
 
 async def _refresh_models(

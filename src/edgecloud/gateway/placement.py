@@ -46,8 +46,8 @@ class TierState:
     available: bool = True  # some upstream is up and its breaker lets traffic through
     overloaded: bool = False  # every upstream reports a full queue
     reason_down: str = ""
-    queue_depth: int = 0
-    ewma_ttft: float | None = None  # seconds, measured through the gateway
+    queue_depth: int = 0  # waiting or running: the node's report or this gateway's in-flight count
+    ewma_ttft: float | None = None  # seconds: queue-free TTFT through the gateway (Upstream.observe_ttft)
     ewma_tpot: float | None = None  # seconds per output token
     rtt: float | None = None  # seconds, from the link probe
     context_length: int | None = None  # of the tier's chat model

@@ -32,6 +32,12 @@ class Opened:
     decision: Decision
     attempts: int
     request_id: str = ""
+    token: int = -1  # the upstream's in-flight entry, ended by finish()
+    ahead: int = 0  # requests waiting or running at the upstream when this one was sent
+
+    def finish(self) -> None:
+        """The body is read (or abandoned): the request leaves the upstream's in-flight count."""
+        self.upstream.in_flight.end(self.token)
 
 
 class Proxy:
@@ -79,7 +85,8 @@ class Proxy:
                         f"failover from {order[0]} ({_message(last)}); {decision.reason}",
                     )
                 )
-                return Opened(opened[0], opened[1], name, moved, attempts, request_id)
+                response, upstream, token, ahead = opened
+                return Opened(response, upstream, name, moved, attempts, request_id, token, ahead)
         if last is None:
             raise Unavailable(f"tier {decision.tier!r} is not configured", retry_after=5)
         if isinstance(last, Overloaded | Unavailable):
@@ -88,7 +95,7 @@ class Proxy:
 
     async def _try_tier(
         self, tier: Tier, path: str, payload: bytes, request_id: str
-    ) -> tuple[tuple[aiohttp.ClientResponse, Upstream] | None, EdgecloudError | None, int]:
+    ) -> tuple[tuple[aiohttp.ClientResponse, Upstream, int, int] | None, EdgecloudError | None, int]:
         last: EdgecloudError | None = None
         tried: set[str] = set()
         for attempt in range(self._retries.attempts):
@@ -101,9 +108,16 @@ class Proxy:
             tried.add(upstream.name)
             if attempt:
                 self._metrics.retries.labels(tier.name).inc()
-            outcome = await self._send(upstream, path, payload, request_id)
+            ahead = upstream.load()
+            token = upstream.in_flight.begin()
+            try:
+                outcome = await self._send(upstream, path, payload, request_id)
+            except BaseException:  # cancelled: the client left while we waited for headers
+                upstream.in_flight.end(token)
+                raise
             if isinstance(outcome, aiohttp.ClientResponse):
-                return (outcome, upstream), last, attempt + 1
+                return (outcome, upstream, token, ahead), last, attempt + 1
+            upstream.in_flight.end(token)
             last, retry = outcome
             if not retry:
                 return None, last, attempt + 1

@@ -171,6 +171,7 @@ async def _relay(
         }
         yield f"data: {json.dumps(error)}\n\ndata: [DONE]\n\n".encode()
     finally:
+        opened.finish()
         if finished:
             opened.response.release()
         else:
@@ -190,7 +191,7 @@ async def _relay(
 
 
 def _observe_ttft(gateway: Gateway, opened: Opened, inbound: Inbound, seconds: float) -> None:
-    opened.upstream.ttft.add(seconds)
+    opened.upstream.observe_ttft(seconds, opened.ahead)
     gateway.metrics.child(gateway.metrics.ttft, opened.tier, inbound.model).observe(seconds)
 
 
@@ -201,6 +202,7 @@ async def read_whole(
     try:
         body = await opened.response.read()
     finally:
+        opened.finish()
         opened.response.release()
     data: dict[str, Any] | None = None
     if opened.response.status == 200:

@@ -16,6 +16,33 @@ from edgecloud.gateway.placement import TierState
 from edgecloud.gateway.topology import TierConfig, Topology, UpstreamConfig
 
 
+class InFlight:
+    """Requests this gateway sent an upstream and has not finished reading: the queue it sees now, fresher
+    than the node's /health (probed every probe interval). Entries older than `expire_s` are dropped, so
+    a response nobody read to the end (a client gone before its stream started) cannot inflate the count
+    for good."""
+
+    def __init__(self, expire_s: float = 300.0, clock: Any = time.monotonic) -> None:
+        self._expire_s = expire_s
+        self._clock = clock
+        self._open: dict[int, float] = {}
+        self._ids = itertools.count()
+
+    def begin(self) -> int:
+        token = next(self._ids)
+        self._open[token] = self._clock()
+        return token
+
+    def end(self, token: int) -> None:
+        self._open.pop(token, None)
+
+    def count(self) -> int:
+        oldest = self._clock() - self._expire_s
+        for token in [t for t, since in self._open.items() if since < oldest]:
+            del self._open[token]
+        return len(self._open)
+
+
 class Ewma:
     def __init__(self, alpha: float = 0.2) -> None:
         self.alpha = alpha
@@ -36,7 +63,8 @@ class Upstream:
     queue_depth: int = 0
     overloaded: bool = False
     models: list[dict[str, Any]] = field(default_factory=list)
-    ttft: Ewma = field(default_factory=Ewma)
+    ttft: Ewma = field(default_factory=Ewma)  # queue-free TTFT: see observe_ttft
+    in_flight: InFlight = field(default_factory=InFlight)
     tpot: Ewma = field(default_factory=Ewma)
     rtt: Ewma = field(default_factory=lambda: Ewma(0.3))
     last_error: str = ""
@@ -56,6 +84,19 @@ class Upstream:
 
     def serves(self, model: str) -> bool:
         return any(entry.get("id") == model for entry in self.models)
+
+    def load(self) -> int:
+        """Requests waiting or running there now: what the node last reported, or what this gateway
+        has in flight when that is more (the report is up to a probe interval old)."""
+        return max(self.queue_depth, self.in_flight.count())
+
+    def observe_ttft(self, seconds: float, ahead: int) -> None:
+        """Feeds the EWMA with the TTFT this request would have had with no queue, inverting the latency
+        policy's model (TTFT = RTT + service x (1 + queue)). Without it the EWMA holds queueing
+        already and the policy multiplies it by the queue a second time, so a busy edge looks several
+        times slower than it is and dialogue is sent to a cloud that answers later."""
+        rtt = self.rtt.value or 0.0
+        self.ttft.add(rtt + max(seconds - rtt, 0.0) / (1 + ahead))
 
     def first_model(self, kind: str) -> str | None:
         for entry in self.models:
@@ -118,7 +159,7 @@ class Tier:
             available=bool(live),
             overloaded=bool(live) and all(u.overloaded for u in live),
             reason_down=reason,
-            queue_depth=min((u.queue_depth for u in live), default=0),
+            queue_depth=min((u.load() for u in live), default=0),
             ewma_ttft=min((u.ttft.value for u in measured if u.ttft.value is not None), default=None),
             ewma_tpot=min((u.tpot.value for u in measured if u.tpot.value is not None), default=None),
             rtt=min((u.rtt.value for u in live if u.rtt.value is not None), default=None),

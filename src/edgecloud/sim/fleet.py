@@ -81,6 +81,7 @@ class FleetSim:
         self._rtt_kept = [steps_to(r) or 0.0 for r in self._rtt_steps]
         self._cloud_service: float | None = None  # fleet-wide EWMA of the cloud's TTFT without RTT
         self._cloud_arrival = [0.0] * n  # when the request reached the cloud
+        self._cloud_ahead = [0] * n  # the queue the gateway saw when it sent the request there
         self._probe_queue = 0
         self._probe_full = False
         self._spend = 0.0
@@ -189,7 +190,7 @@ class FleetSim:
         edge_key = (
             edge_on,
             full,
-            waiting,
+            len(pending),  # waiting or running, as the gateway counts the edge's queue
             self._edge_ewma[device],
             context,
             "" if edge_on else EDGE_DOWN,
@@ -258,6 +259,7 @@ class FleetSim:
         `since` (the client's request) when that was earlier. Returns when the answer is complete."""
         prefill_rate, decode_rate = self._classes[cls][0], self._classes[cls][1]
         start = max(now, self._busy_until[device])
+        ahead = sum(1 for end in self._pending[device] if end > now)
         prefill = prompt / prefill_rate
         first = start + prefill + 1.0 / decode_rate
         done = start + prefill + answer / decode_rate
@@ -269,7 +271,8 @@ class FleetSim:
         self.e2e[i] = done - origin
         self.edge_busy[i] = done - start
         old = self._edge_value[device]
-        value = first - now if self._edge_ewma[device] < 0 else EWMA_ALPHA * (first - now) + 0.8 * old
+        sample = (first - now) / (1 + ahead)  # queue-free, as Upstream.observe_ttft
+        value = sample if self._edge_ewma[device] < 0 else EWMA_ALPHA * sample + 0.8 * old
         self._edge_value[device] = value
         self._edge_ewma[device] = to_steps(value)
         return done
@@ -279,6 +282,7 @@ class FleetSim:
         bandwidth = self._classes[cls][4]
         arrive = now + self._rtt[device] / 2 + prompt * 32 / (bandwidth * 1e6)  # ~4 bytes a token
         self._cloud_arrival[i] = arrive
+        self._cloud_ahead[i] = self._probe_queue
         self.tier[i] = CLOUD
         self.engine.schedule(arrive, self._at_cloud, i)
 
@@ -314,7 +318,8 @@ class FleetSim:
         self._to_cloud(now, i, self._device[i], self._prompt[i], cls)
 
     def _cloud_first(self, request: int, first: float) -> None:
-        service = first - self._cloud_arrival[request]
+        ahead = self._cloud_ahead[request]
+        service = (first - self._cloud_arrival[request]) / (1 + ahead)  # as Upstream.observe_ttft
         old = self._cloud_service
         self._cloud_service = service if old is None else EWMA_ALPHA * service + (1 - EWMA_ALPHA) * old
 

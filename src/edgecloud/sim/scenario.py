@@ -85,6 +85,11 @@ class DeviceClass(_Strict):
     network: Network = Field(default_factory=Network)
     arrivals: Arrivals = Field(default_factory=Arrivals)
     mix: list[TaskMix] = Field(min_length=1)
+    mix_order: Literal["random", "cycle"] = Field(
+        "random",
+        description="random: each request's kind drawn by share; cycle: kinds spread evenly in a fixed "
+        "order, as a load generator's prompt list (e.g. `edgecloud bench scenario`) issues them",
+    )
 
 
 class Price(_Strict):

@@ -106,6 +106,20 @@ def build_workload(scenario: Scenario, fleet: Fleet, rng: np.random.Generator, t
     return Workload(**{key: value[order] for key, value in merged.items()})
 
 
+def spread_evenly(shares: NDArray[np.float64], n: int) -> NDArray[np.int32]:
+    """n kinds in a fixed order: the kind furthest behind its share goes next. I.i.d. draws put runs of
+    the same kind together (three cloud-bound requests in a row queue at a one-at-a-time cloud), which
+    a cyclic prompt list never does; the fit against a bench run needs the bench's order."""
+    credit = np.zeros(len(shares))
+    out = np.empty(n, np.int32)
+    for i in range(n):
+        credit += shares
+        pick = int(np.argmax(credit))
+        credit[pick] -= 1.0
+        out[i] = pick
+    return out
+
+
 def _class_requests(
     device: DeviceClass,
     c: int,
@@ -116,7 +130,10 @@ def _class_requests(
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     shares = np.array([entry.share for entry in device.mix])
-    mix = rng.choice(len(device.mix), size=n, p=shares / shares.sum()).astype(np.int32)
+    if device.mix_order == "cycle":
+        mix = spread_evenly(shares / shares.sum(), n)
+    else:
+        mix = rng.choice(len(device.mix), size=n, p=shares / shares.sum()).astype(np.int32)
     prompt = np.empty(n, np.int32)
     answer = np.empty(n, np.int32)
     fields = {"stream": "stream", "pii": "pii", "privacy_local": "privacy_local", "hint_cloud": "hint_cloud"}
@@ -128,8 +145,11 @@ def _class_requests(
         answer[rows] = lengths(entry.answer_tokens, len(rows), rng, cap=entry.max_tokens)
         for key in flags:
             flags[key][rows] = rng.random(len(rows)) < getattr(entry, fields[key])
+    times = arrival_times(device.arrivals, n, duration, rng)
+    if device.mix_order == "cycle":
+        times = np.sort(times)  # the workload is ordered by time: the cycle must run in that order
     return {
-        "time": arrival_times(device.arrivals, n, duration, rng),
+        "time": times,
         "device": (fleet.first_device[c] + rng.integers(0, device.count, n)).astype(np.int32),
         "device_class": np.full(n, c, np.int32),
         "mix": mix + mix_offset,
