@@ -196,6 +196,13 @@ def distill(
     batch_size: Annotated[int, typer.Option(help="sentences per step")] = 32,
     lr: Annotated[float, typer.Option(help="learning rate")] = 5e-4,
     max_steps: Annotated[int | None, typer.Option(help="stop after this many steps")] = None,
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="encoders: hidden (token states layer by layer + sentence vectors) or pooled (sentence "
+            "vectors only)"
+        ),
+    ] = "hidden",
     checkpoints: Annotated[Path | None, typer.Option(help="checkpoint folder (resumes)")] = None,
     threads: Threads = 2,
     sentences: Sentences = 256,
@@ -223,6 +230,7 @@ def distill(
                 max_steps=max_steps,
                 checkpoint_dir=checkpoints,
                 progress=_callback(stage, "distil"),
+                objective=objective,
             )
             _hf_manifest(out, "distill", source.path, teacher)
             report = measure_and_report(

@@ -22,11 +22,13 @@ import torch.nn.functional as F
 
 from edgecloud.errors import InvalidRequest
 from edgecloud.optimize.folder import is_decoder, load_decoder, load_encoder, write_model
+from edgecloud.optimize.hidden_objective import HiddenStateObjective
 from edgecloud.optimize.pooling import MAX_LENGTH, Pooling, embed, pool, pooling_of, tokenize
 from edgecloud.optimize.student import layer_list, make_student, pick_layers
 
 CHECKPOINT_EVERY = 100  # steps; a MiniLM-3 checkpoint with AdamW state is ~200 MB, written in < 1 s
 WARMUP_SHARE = 0.06
+OBJECTIVES = ("hidden", "pooled")  # encoders; decoders always learn the teacher's logits
 LOG_FILE = "distill_log.json"
 Progress = Callable[[int, int], None]
 
@@ -46,6 +48,10 @@ class Objective(Protocol):
     """What the student is trained to match, for one batch of corpus indices."""
 
     def loss(self, student: Any, indices: list[int]) -> torch.Tensor: ...
+
+    def describe(self) -> str:
+        """One line for the report's notes."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -84,42 +90,40 @@ def distill(
     max_steps: int | None = None,
     checkpoint_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    objective: str = "hidden",
+    keep: Sequence[int] | None = None,
 ) -> DistillSummary:
     """Distil the HF folder `teacher` into a `layers`-deep student written to `out`.
 
-    progress(done, total) counts teacher-encoding batches (encoders only) and then training steps."""
+    objective (encoders): "hidden" matches the teacher's token states layer by layer as well as its
+    sentence vectors (HiddenStateObjective, the default: it reached the higher held-out cosine);
+    "pooled" matches the sentence vectors only. keep overrides which teacher layers the student starts
+    from (default: pick_layers). progress(done, total) counts teacher-encoding batches (pooled only)
+    and then training steps."""
     started = time.perf_counter()
     texts = [t for t in corpus if t.strip()]
     if not texts:
         raise InvalidRequest("the distillation corpus is empty", param="corpus")
     if epochs < 1 or batch_size < 1 or lr <= 0 or (max_steps is not None and max_steps < 0):
         raise InvalidRequest("epochs and batch_size must be >= 1, lr > 0 and max_steps >= 0")
+    if objective not in OBJECTIVES:
+        raise InvalidRequest(f"objective must be one of {', '.join(OBJECTIVES)}", param="objective")
     decoder = is_decoder(teacher)
     model, tokenizer = (load_decoder if decoder else load_encoder)(teacher)
     depth = len(layer_list(model))
-    keep = pick_layers(depth, layers)
-    plan = Plan(
-        epochs, batch_size, lr, max_steps, checkpoint_dir, _fingerprint(teacher, keep, texts, batch_size)
-    )
+    kept = _kept_layers(depth, layers, keep)
+    fingerprint = _fingerprint(teacher, kept, texts, batch_size, "decoder" if decoder else objective)
+    plan = Plan(epochs, batch_size, lr, max_steps, checkpoint_dir, fingerprint)
     report = _Reporter(progress, plan.total_steps(len(texts)))
-    notes: list[str] = [f"student starts from the teacher's layers {keep} (of {depth})"]
-    objective: Objective
-    if decoder:
-        objective = DecoderObjective(model, tokenizer, texts)
-        notes.append("objective: KL(teacher || student) on next-token distributions, teacher run per batch")
-    else:
-        pooling = pooling_of(teacher)
-        digest = targets_digest(teacher, pooling, texts)
-        cache = checkpoint_dir / f"teacher-{digest}.pt" if checkpoint_dir else None
-        targets = _teacher_targets(model, tokenizer, texts, pooling, cache, report)
-        objective = EncoderObjective(tokenizer, texts, targets, pooling)
-        notes.append(f"objective: 1 - cosine + MSE on {pooling.mode}-pooled sentence embeddings")
-    student = make_student(model, keep)
+    notes: list[str] = [f"student starts from the teacher's layers {kept} (of {depth})"]
+    target = _objective(model, tokenizer, teacher, texts, kept, objective, decoder, plan, report)
+    notes.append(target.describe())
+    student = make_student(model, kept)
     del model
-    state = train(student, objective, [len(t) for t in texts], plan, report)
+    state = train(student, target, [len(t) for t in texts], plan, report)
     student.eval()
     write_model(student, teacher, out)
-    _write_log(out, keep, state)
+    _write_log(out, kept, state)
     if state.resumed_from is not None:
         notes.append(f"resumed from the checkpoint at step {state.resumed_from}")
     notes.append(
@@ -127,13 +131,46 @@ def distill(
     )
     return DistillSummary(
         layers_teacher=depth,
-        layers_student=len(keep),
+        layers_student=len(kept),
         steps=state.step,
         final_loss=_mean_tail(state.losses),
         train_sentences=len(texts),
         seconds=time.perf_counter() - started,
         notes=tuple(notes),
     )
+
+
+def _kept_layers(depth: int, layers: int, keep: Sequence[int] | None) -> list[int]:
+    if keep is None:
+        return pick_layers(depth, layers)
+    chosen = sorted(set(keep))
+    if len(chosen) != layers or not all(0 <= i < depth for i in chosen):
+        raise InvalidRequest(
+            f"keep must name {layers} distinct layers of the teacher's {depth}", param="keep"
+        )
+    return chosen
+
+
+def _objective(
+    model: Any,
+    tokenizer: Any,
+    teacher: Path,
+    texts: Sequence[str],
+    keep: list[int],
+    name: str,
+    decoder: bool,
+    plan: Plan,
+    report: _Reporter,
+) -> Objective:
+    if decoder:
+        return DecoderObjective(model, tokenizer, texts)
+    pooling = pooling_of(teacher)
+    if name == "hidden":
+        return HiddenStateObjective(model, tokenizer, texts, pooling, keep)
+    digest = targets_digest(teacher, pooling, texts)
+    cache = plan.checkpoint_dir / f"teacher-{digest}.pt" if plan.checkpoint_dir else None
+    targets = _teacher_targets(model, tokenizer, texts, pooling, cache, report)
+    return EncoderObjective(tokenizer, texts, targets, pooling)
 
 
 class EncoderObjective:
@@ -147,6 +184,9 @@ class EncoderObjective:
         self._texts = texts
         self._targets = targets
         self._raw = Pooling(pooling.mode, normalize=False, max_length=pooling.max_length)
+
+    def describe(self) -> str:
+        return f"objective: 1 - cosine + MSE on {self._raw.mode}-pooled sentence embeddings"
 
     def loss(self, student: Any, indices: list[int]) -> torch.Tensor:
         encoded = tokenize(self._tokenizer, [self._texts[i] for i in indices], self._raw.max_length)
@@ -166,6 +206,9 @@ class DecoderObjective:
         self._texts = texts
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
+
+    def describe(self) -> str:
+        return "objective: KL(teacher || student) on next-token distributions, teacher run per batch"
 
     def loss(self, student: Any, indices: list[int]) -> torch.Tensor:
         encoded = tokenize(self._tokenizer, [self._texts[i] for i in indices], MAX_LENGTH)
@@ -283,10 +326,11 @@ def targets_digest(teacher: Path, pooling: Pooling, texts: Sequence[str]) -> str
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _fingerprint(teacher: Path, keep: list[int], texts: Sequence[str], batch_size: int) -> str:
-    text = json.dumps(
-        [str(teacher.resolve()), keep, batch_size, hashlib.sha256("\n".join(texts).encode()).hexdigest()]
-    )
+def _fingerprint(
+    teacher: Path, keep: list[int], texts: Sequence[str], batch_size: int, objective: str
+) -> str:
+    corpus = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+    text = json.dumps([str(teacher.resolve()), keep, batch_size, corpus, objective])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
