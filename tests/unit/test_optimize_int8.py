@@ -48,3 +48,40 @@ def test_a_saved_int8_model_loads_back_to_the_same_outputs(minilm: Path, tmp_pat
     assert (tmp_path / "model.int8.safetensors").stat().st_size < 0.7 * (
         minilm / "model.safetensors"
     ).stat().st_size
+
+
+def test_vnni_is_read_from_the_cpu_flags(tmp_path: Path) -> None:
+    from edgecloud.optimize.int8 import has_vnni
+
+    with_vnni, without = tmp_path / "a", tmp_path / "b"
+    with_vnni.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse avx2\n")
+    assert has_vnni(with_vnni) and not has_vnni(without) and not has_vnni(tmp_path / "missing")
+
+
+def test_packing_leaves_the_process_wide_engine_as_it_was() -> None:
+    before = torch.backends.quantized.engine
+    layer = torch.nn.Linear(8, 4)
+    Int8Linear.from_linear(layer)
+    assert torch.backends.quantized.engine == before
+
+
+def test_fused_projections_give_the_same_outputs_as_separate_ones(minilm: Path) -> None:
+    import copy
+
+    from transformers import AutoModel, AutoTokenizer
+
+    from edgecloud.optimize.int8 import fuse_shared_inputs
+
+    separate = AutoModel.from_pretrained(minilm).eval()
+    quantize_linears(separate)
+    fused = copy.deepcopy(separate)
+    assert fuse_shared_inputs(fused) == 6  # q, k, v of each layer
+    tokenizer = AutoTokenizer.from_pretrained(minilm)
+    batch = tokenizer(
+        ["one short text", "and a somewhat longer second one"], padding=True, return_tensors="pt"
+    )
+    with torch.inference_mode():
+        a, b = separate(**batch).last_hidden_state, fused(**batch).last_hidden_state
+    assert float((a - b).abs().max()) < 1e-4  # the same int8 products; fp32 rounding may differ
+    assert int8_parameter_count(fused) == int8_parameter_count(separate)
