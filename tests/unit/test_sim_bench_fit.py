@@ -77,3 +77,14 @@ def test_a_cycle_mix_spreads_each_kind_evenly_in_time_order() -> None:
     order = spread_evenly(np.array([0.5, 0.25, 0.25]), 16).tolist()
     assert order[:4] == [0, 1, 2, 0] and order[4:8] == order[:4]
     assert [order.count(k) for k in range(3)] == [8, 4, 4]
+
+
+def test_rates_are_scaled_to_the_occupancy_a_busy_one_at_a_time_server_showed() -> None:
+    """At concurrency 4 the edge's queue never empties: 8 requests in 12 s is 1.5 s each, where the
+    fitted rates (40 prompt tokens at 100 tok/s, 21 tokens at 20 tok/s) account for 1.45 s."""
+    from edgecloud.sim.bench_fit import occupancy_scale
+
+    busy = [_at(_answer("edge-only", "dialogue", 4.0, 5.0), 4)] * 8
+    report = {"data": {"answers": busy, "levels": {"edge-only": {"4": {"requests": 8, "wall_s": 12.0}}}}}
+    assert occupancy_scale(report, "edge-only", 100.0, 20.0) == pytest.approx(1.45 / 1.5)
+    assert occupancy_scale({"data": {"answers": busy}}, "edge-only", 100.0, 20.0) == 1.0

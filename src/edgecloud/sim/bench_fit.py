@@ -63,6 +63,26 @@ def _batched_prefill_rate(
     return statistics.median(rates)
 
 
+def occupancy_scale(report: dict[str, Any], placement: str, prefill: float, decode: float) -> float:
+    """How much faster (> 1) or slower the rates must be for a one-at-a-time server to be busy as long
+    per request as it was: at the placement's highest concurrency its queue never empties, so wall
+    time / requests is the time each request held it, which also holds what TTFT and decode rates
+    leave out (detokenising, the HTTP response, handing over to the next request). 1.0 without the
+    figures (reports from before levels were recorded)."""
+    data = report.get("data", report)
+    levels = data.get("levels", {}).get(placement, {})
+    busiest = max((int(level) for level in levels), default=1)
+    if busiest < 2:
+        return 1.0
+    figures = levels[str(busiest)]
+    rows = [a for a in _answers(report) if a["placement"] == placement and a["concurrency"] == busiest]
+    if not rows or not figures.get("requests"):
+        return 1.0
+    measured = float(figures["wall_s"]) / int(figures["requests"])
+    modelled = statistics.mean(a["prompt_tokens"] / prefill + a["completion_tokens"] / decode for a in rows)
+    return modelled / measured
+
+
 def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
     """Edge speeds from edge-only at concurrency 1 (one llama.cpp worker serves one request at a
     time, whatever the load); the cloud's from cloud-only at 1 and at `concurrency` (its batching
@@ -80,6 +100,12 @@ def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
     batching = concurrency > 1 and cloud_at < SEQUENTIAL_SHARE * cloud_decode
     if batching:
         cloud_prefill = _batched_prefill_rate(chosen("cloud-only", concurrency), cloud_decode, cloud_at, rtt)
+    edge_prefill = _prefill_rate(edge1, edge_decode, 0.0)
+    edge_scale = occupancy_scale(report, "edge-only", edge_prefill, edge_decode)
+    edge_prefill, edge_decode = edge_prefill * edge_scale, edge_decode * edge_scale
+    if not batching:
+        cloud_scale = occupancy_scale(report, "cloud-only", cloud_prefill, cloud_decode)
+        cloud_prefill, cloud_decode = cloud_prefill * cloud_scale, cloud_decode * cloud_scale
     hybrid = chosen("hybrid", concurrency)
     mix = []
     for kind, extra in KINDS.items():
@@ -108,7 +134,7 @@ def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
                   "cold_start_s": 0, "price": {"input_per_1k": 0.0005, "output_per_1k": 0.0015}},
         "devices": [{
             "name": "bench-edge", "count": 1, "traffic_share": 1,
-            "decode_tok_s": edge_decode, "prefill_tok_s": _prefill_rate(edge1, edge_decode, 0.0),
+            "decode_tok_s": edge_decode, "prefill_tok_s": edge_prefill,
             "context_length": 8192, "max_queue": 10_000,
             "network": {"rtt_ms_median": rtt * 1000, "rtt_sigma": 0, "bandwidth_mbit": 1000},
             "arrivals": {"process": "closed", "users": concurrency},

@@ -60,6 +60,7 @@ class FleetSim:
         cloud = scenario.cloud
         self.cloud = CloudTier(engine, cloud, len(workload))
         self.cloud.on_first = self._cloud_first
+        self.cloud.on_done = self._cloud_done
         self.placer = SimPlacer(
             scenario.gateway, (cloud.price.input_per_1k, cloud.price.output_per_1k), cloud.context_length
         )
@@ -82,6 +83,7 @@ class FleetSim:
         self._cloud_service: float | None = None  # fleet-wide EWMA of the cloud's TTFT without RTT
         self._cloud_arrival = [0.0] * n  # when the request reached the cloud
         self._cloud_ahead = [0] * n  # the queue the gateway saw when it sent the request there
+        self._cloud_open = [0] * devices  # sent to the cloud by the device's gateway, not yet answered
         self._probe_queue = 0
         self._probe_full = False
         self._spend = 0.0
@@ -144,7 +146,6 @@ class FleetSim:
         """A benchmark's clients: `users` requests in flight, each answer's arrival sends the next."""
         self._arrived = [math.nan] * len(self.w)
         self._issued = min(users, len(self.w))
-        self.cloud.on_done = lambda i, at: self._answered(at + self._rtt[self._device[i]] / 2)
         for i in range(self._issued):
             self.engine.schedule(0.0, self._closed_arrival, i)
         self.engine.run([], self._arrival, progress=progress)
@@ -163,10 +164,10 @@ class FleetSim:
             self._issued += 1
 
     def _probe(self, now: float, _: object) -> None:
-        """What /health reports every probe interval: the cloud's queue per ready replica."""
+        """What /health reports every probe interval: requests waiting or running per ready replica."""
         cloud = self.cloud
         ready = max(cloud.ready(now), 1)
-        self._probe_queue = len(cloud.queue) // ready
+        self._probe_queue = (len(cloud.queue) + cloud.running) // ready  # waiting or running, as /health
         self._probe_full = len(cloud.queue) >= cloud.spec.queue_limit
         self._cloud_up = cloud.replicas > 0 or bool(cloud.spec.max_replicas)  # an autoscaler adds one
         self.queue_samples.append((now, len(cloud.queue), cloud.replicas, cloud.running))
@@ -205,7 +206,7 @@ class FleetSim:
         cloud_key = (
             cloud_up,
             self._probe_full,
-            self._probe_queue,
+            max(self._probe_queue, self._cloud_open[device]),  # as Upstream.load()
             c_ewma,
             rtt_steps,
             self._spend_step,
@@ -282,7 +283,8 @@ class FleetSim:
         bandwidth = self._classes[cls][4]
         arrive = now + self._rtt[device] / 2 + prompt * 32 / (bandwidth * 1e6)  # ~4 bytes a token
         self._cloud_arrival[i] = arrive
-        self._cloud_ahead[i] = self._probe_queue
+        self._cloud_ahead[i] = max(self._probe_queue, self._cloud_open[device])
+        self._cloud_open[device] += 1
         self.tier[i] = CLOUD
         self.engine.schedule(arrive, self._at_cloud, i)
 
@@ -293,6 +295,7 @@ class FleetSim:
             self._spend += prompt / 1000 * price_in + answer / 1000 * price_out
             self._spend_step = self.placer.spend_step(self._spend)
             return
+        self._cloud_open[self._device[i]] -= 1
         back = now + self._rtt[self._device[i]] / 2  # the 429 travels back
         if self.escalated[i]:
             self.escalated[i] = False  # the cloud was full: the edge's answer stands
@@ -316,6 +319,11 @@ class FleetSim:
     def _escalate(self, now: float, i: int) -> None:
         cls = self._table[self._codes[i]][2]
         self._to_cloud(now, i, self._device[i], self._prompt[i], cls)
+
+    def _cloud_done(self, request: int, at: float) -> None:
+        self._cloud_open[self._device[request]] -= 1
+        if self.scenario.closed_users:
+            self._answered(at + self._rtt[self._device[request]] / 2)
 
     def _cloud_first(self, request: int, first: float) -> None:
         ahead = self._cloud_ahead[request]
