@@ -24,7 +24,7 @@ from edgecloud.errors import InvalidRequest
 from edgecloud.optimize.folder import is_decoder, load_decoder, load_encoder, write_model
 from edgecloud.optimize.hidden_objective import HiddenStateObjective
 from edgecloud.optimize.pooling import MAX_LENGTH, Pooling, embed, pool, pooling_of, tokenize
-from edgecloud.optimize.student import layer_list, make_student, pick_layers
+from edgecloud.optimize.student import layer_list, make_student, pick_layers, spread_from_last
 
 CHECKPOINT_EVERY = 100  # steps; a MiniLM-3 checkpoint with AdamW state is ~200 MB, written in < 1 s
 WARMUP_SHARE = 0.06
@@ -98,8 +98,8 @@ def distill(
     objective (encoders): "hidden" matches the teacher's token states layer by layer as well as its
     sentence vectors (HiddenStateObjective, the default: it reached the higher held-out cosine);
     "pooled" matches the sentence vectors only. keep overrides which teacher layers the student starts
-    from (default: pick_layers). progress(done, total) counts teacher-encoding batches (pooled only)
-    and then training steps."""
+    from (default: spread_from_last for encoders, pick_layers for decoders). progress(done, total)
+    counts teacher-encoding batches (pooled only) and then training steps."""
     started = time.perf_counter()
     texts = [t for t in corpus if t.strip()]
     if not texts:
@@ -111,7 +111,7 @@ def distill(
     decoder = is_decoder(teacher)
     model, tokenizer = (load_decoder if decoder else load_encoder)(teacher)
     depth = len(layer_list(model))
-    kept = _kept_layers(depth, layers, keep)
+    kept = _kept_layers(depth, layers, keep, decoder)
     fingerprint = _fingerprint(teacher, kept, texts, batch_size, "decoder" if decoder else objective)
     plan = Plan(epochs, batch_size, lr, max_steps, checkpoint_dir, fingerprint)
     report = _Reporter(progress, plan.total_steps(len(texts)))
@@ -140,9 +140,9 @@ def distill(
     )
 
 
-def _kept_layers(depth: int, layers: int, keep: Sequence[int] | None) -> list[int]:
+def _kept_layers(depth: int, layers: int, keep: Sequence[int] | None, decoder: bool) -> list[int]:
     if keep is None:
-        return pick_layers(depth, layers)
+        return pick_layers(depth, layers) if decoder else spread_from_last(depth, layers)
     chosen = sorted(set(keep))
     if len(chosen) != layers or not all(0 <= i < depth for i in chosen):
         raise InvalidRequest(

@@ -22,11 +22,14 @@ from edgecloud.optimize.pooling import Pooling, pool, tokenize
 
 @dataclass(frozen=True)
 class HiddenWeights:
-    """How much each term counts (all MSE terms are per real token and per hidden unit)."""
+    """How much each term counts (all MSE terms are per real token and per hidden unit).
+
+    The token MSEs start ~5x smaller than the pooled term; weighting them 10 rather than 1 raised the
+    held-out cosine from 0.917 to 0.920 (MiniLM-L6 -> 3 layers, 300 steps)."""
 
     pooled: float = 1.0  # 1 - cosine + MSE of the pooled sentence vectors: what the node serves
-    tokens: float = 1.0  # MSE of the last layer's token states
-    layers: float = 1.0  # MSE of each intermediate block's token states against its teacher layer
+    tokens: float = 10.0  # MSE of the last layer's token states
+    layers: float = 10.0  # MSE of each intermediate block's token states against its teacher layer
 
 
 class HiddenStateObjective:
