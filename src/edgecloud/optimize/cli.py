@@ -191,7 +191,7 @@ def distill(
     teacher: Annotated[str, typer.Argument(help="HF folder or catalogue name (all-minilm-l6-v2)")],
     out: Out,
     layers: Annotated[int, typer.Option(help="student layers, initialised from the teacher's")] = 3,
-    epochs: Annotated[int, typer.Option(help="passes over the corpus")] = 6,
+    epochs: Annotated[int, typer.Option(help="passes over the corpus")] = 8,
     train_sentences: Annotated[int, typer.Option(help="train-split sentences to distil on")] = 10000,
     batch_size: Annotated[int, typer.Option(help="sentences per step")] = 32,
     lr: Annotated[float, typer.Option(help="learning rate")] = 5e-4,
