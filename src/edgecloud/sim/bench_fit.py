@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from edgecloud.bench.load import percentile
+from edgecloud.bench.scenario import round_size
 from edgecloud.sim.run import simulate
 from edgecloud.sim.scenario import Scenario, parse_scenario
 
@@ -28,7 +29,7 @@ from edgecloud.sim.scenario import Scenario, parse_scenario
 # sequences keep >= this share of the single-sequence rate under concurrency ran them one at a time
 # (llama.cpp's worker), and its TTFT under load is queueing, not slow batched prompt processing.
 SEQUENTIAL_SHARE = 0.8
-REPLICAS = 20  # simulated runs pooled per concurrency level
+REPLICAS = 20  # simulated runs pooled per bench round
 KINDS: dict[str, dict[str, Any]] = {"dialogue": {}, "private": {"pii": 1.0}, "mining": {"task": "mining"}}
 
 
@@ -143,12 +144,13 @@ def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
     })  # fmt: skip
 
 
-def replicated_ttfts(scenario: Scenario, requests: int) -> list[float]:
-    """TTFTs of REPLICAS runs as long as the bench's, each seeded differently, pooled. The bench runs a
-    few dozen requests from idle: a transient, in which a queue at a one-at-a-time cloud has no time
-    to reach the steady state that one long simulated run would show (and would predict instead)."""
+def replicated_ttfts(scenario: Scenario, requests: int, runs: int) -> list[float]:
+    """TTFTs of `runs` runs as long as one of the bench's rounds, each seeded differently, pooled. The
+    bench runs each placement in rounds of a few requests, each from idle: a transient, in which a
+    queue at a one-at-a-time cloud has no time to reach the steady state that one long simulated run
+    would show (and would predict instead)."""
     pooled: list[float] = []
-    for seed in range(REPLICAS):
+    for seed in range(runs):
         run = simulate(scenario.model_copy(update={"seed": seed}), requests=requests)
         ttft = run.outcome.ttft
         pooled.extend(float(x) for x in ttft[np.isfinite(ttft)])
@@ -164,9 +166,11 @@ def compare(report: dict[str, Any]) -> list[dict[str, Any]]:
         measured = [
             a["ttft_s"] for a in _answers(report) if a["placement"] == "hybrid" and a["concurrency"] == level
         ]
-        simulated = replicated_ttfts(scenario, len(measured))
+        size = round_size(len(measured), level)
+        runs = REPLICAS * max(1, len(measured) // size)
+        simulated = replicated_ttfts(scenario, size, runs)
         row: dict[str, Any] = {"concurrency": level, "requests_measured": len(measured)}
-        row["runs_simulated"] = REPLICAS
+        row |= {"round_size": size, "runs_simulated": runs}
         for q in (50, 95):
             real = percentile(measured, q) * 1000
             predicted = percentile(simulated, q) * 1000
