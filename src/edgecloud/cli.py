@@ -174,7 +174,7 @@ def serve(
     try:
         ctx = build_context(model, settings, runtime=runtime, on_event=on_event)
     except EdgecloudError as exc:
-        console.print(f"[red]error:[/] {exc.message}")
+        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
         raise typer.Exit(2) from None
     scheme = "https" if ssl_certfile else "http"
     console.print(f"edgecloud node on {scheme}://{settings.host}:{settings.port} (tier {settings.tier})")
@@ -238,7 +238,7 @@ def gateway(
             topology.upstream_ca = upstream_ca
         service = Gateway(topology)
     except (EdgecloudError, ValueError) as exc:
-        console.print(f"[red]error:[/] {getattr(exc, 'message', exc)}")
+        console.print(f"[red]error:[/] {getattr(exc, 'message', exc)}", soft_wrap=True)
         raise typer.Exit(2) from None
     tiers = ", ".join(f"{name}={[u.url for u in t.upstreams]}" for name, t in topology.tiers.items())
     scheme = "https" if ssl_certfile else "http"
@@ -359,7 +359,7 @@ def calibrate(
             )
         result = choose_threshold(samples, target)
     except EdgecloudError as exc:
-        console.print(f"[red]error:[/] {exc.message}")
+        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
         raise typer.Exit(2) from None
     print_calibration(result, score, len(samples))
     if config is not None:
@@ -497,7 +497,7 @@ def eval_command(
     try:
         items = load_suite(suite, limit, seed)
     except EdgecloudError as exc:
-        console.print(f"[red]error:[/] {exc.message}")
+        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
         raise typer.Exit(2) from None
     raise typer.Exit(
         run_eval_command(
@@ -539,7 +539,7 @@ def voice(
             audio, options, url=url, model=model, chat_model=chat_model, threads=threads, console=console
         )
     except VoiceError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -563,7 +563,7 @@ def simulate(
             run_mmc_command(servers, arrival_rate, service_rate, requests or 200_000, seed, as_json, console)
         )
     if scenario is None:
-        console.print("[red]error:[/] give a SCENARIO.yaml (or --mmc)")
+        console.print("[red]error:[/] give a SCENARIO.yaml (or --mmc)", soft_wrap=True)
         raise typer.Exit(2)
     raise typer.Exit(run_simulate_command(scenario, out, requests, console))
 

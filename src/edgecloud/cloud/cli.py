@@ -29,7 +29,7 @@ Cpus = Annotated[int, typer.Option(help="CPUs of the local Ray instance (ignored
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}")
+    console.print(f"[red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(2)
 
 

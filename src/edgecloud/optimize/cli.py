@@ -71,7 +71,7 @@ def _callback(stage: Callable[[str, int], Callable[[], None]], name: str) -> Cal
 
 def _fail(exc: Exception) -> typer.Exit:
     message = exc.message if isinstance(exc, EdgecloudError) else str(exc)
-    console.print(f"[red]error:[/] {message}")
+    console.print(f"[red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(2)
 
 

@@ -69,10 +69,12 @@ def classifier_command(
     from edgecloud.train.classifier import TrainConfig, train_classifier
 
     if pooling not in ("mean", "cls"):
-        console.print(f"[red]error:[/] --pooling must be mean or cls, not {pooling!r}")
+        console.print(f"[red]error:[/] --pooling must be mean or cls, not {pooling!r}", soft_wrap=True)
         raise typer.Exit(2)
     if data not in DATASETS:
-        console.print(f"[red]error:[/] unknown data {data!r}; choose from {', '.join(DATASETS)}")
+        console.print(
+            f"[red]error:[/] unknown data {data!r}; choose from {', '.join(DATASETS)}", soft_wrap=True
+        )
         raise typer.Exit(2)
     try:
         config = TrainConfig(
@@ -90,7 +92,7 @@ def classifier_command(
         with _progress() as report:
             result = train_classifier(config, out, report)
     except EdgecloudError as exc:
-        console.print(f"[red]error:[/] {exc.message}")
+        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
         raise typer.Exit(2) from None
     _print_training(result)
 
@@ -143,7 +145,7 @@ def cascade_report_command(
         with _progress() as report:
             tiers = measure_tiers(edge, cloud, limit=limit, edge_int8=edge_int8, on_progress=report)
     except (EdgecloudError, ValueError) as exc:
-        console.print(f"[red]error:[/] {getattr(exc, 'message', exc)}")
+        console.print(f"[red]error:[/] {getattr(exc, 'message', exc)}", soft_wrap=True)
         raise typer.Exit(2) from None
     rows = cascade_table(tiers, values)
     table = Table(
