@@ -5,8 +5,6 @@ real node with the optimized model's own embeddings."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,16 +12,10 @@ import numpy as np
 import pytest
 
 from edgecloud.serving.launcher import NodeProcess
+from tests.integration.optimized import SMALL, optimize, serving
+from tests.integration.optimized import built as build
 
 pytestmark = pytest.mark.slow
-SMALL = ["--sentences", "16", "--repeats", "1"]
-
-
-def optimize(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edgecloud", "optimize", *args], capture_output=True, text=True, timeout=900
-    )
-
 
 RUNS = {
     "minilm-pruned": ["prune", "all-minilm-l6-v2", "--heads", "0.25", "--ffn", "0.25", "--calibration", "32"],
@@ -47,12 +39,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def built(root: Path, name: str) -> Path:
-    """Runs the command once per module (each test pays for at most one run)."""
-    folder = root / name
-    if not (folder / "report.json").is_file():
-        done = optimize(*RUNS[name], *SMALL, "--out", str(folder))
-        assert done.returncode == 0, done.stderr[-3000:]
-    return folder
+    return build(root, name, [*RUNS[name], *SMALL])
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +49,7 @@ def folders(root: Path) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def node(folders: dict[str, Path]) -> Iterator[NodeProcess]:
-    with NodeProcess([str(path) for path in folders.values()]) as process:
-        process.wait_ready(timeout=300)
-        yield process
+    yield from serving(folders)
 
 
 @pytest.mark.parametrize("name", list(RUNS))

@@ -4,8 +4,6 @@ with their reports, and a real node serves them with exactly the optimized model
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,16 +11,11 @@ import numpy as np
 import pytest
 
 from edgecloud.serving.launcher import NodeProcess
+from tests.integration.optimized import SMALL, optimize, serving
+from tests.integration.optimized import built as build
 
 pytestmark = pytest.mark.slow
-SMALL = ["--sentences", "16", "--repeats", "1"]
 SENTENCES = ["the film is a quiet triumph", "a tedious, overlong mess", "what a delightful surprise"]
-
-
-def optimize(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edgecloud", "optimize", *args], capture_output=True, text=True, timeout=900
-    )
 
 
 RUNS = {
@@ -50,12 +43,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def built(root: Path, name: str) -> Path:
-    """Runs the command once per module (each test pays for at most one run)."""
-    folder = root / name
-    if not (folder / "report.json").is_file():
-        done = optimize("quantize", *RUNS[name], "--out", str(folder))
-        assert done.returncode == 0, done.stderr[-3000:]
-    return folder
+    return build(root, name, ["quantize", *RUNS[name]])
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +53,7 @@ def folders(root: Path) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def node(folders: dict[str, Path]) -> Iterator[NodeProcess]:
-    with NodeProcess([str(path) for path in folders.values()]) as process:
-        process.wait_ready(timeout=300)
-        yield process
+    yield from serving(folders)
 
 
 def report(folder: Path) -> dict:  # type: ignore[type-arg]
