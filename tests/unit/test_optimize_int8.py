@@ -85,3 +85,16 @@ def test_fused_projections_give_the_same_outputs_as_separate_ones(minilm: Path) 
         a, b = separate(**batch).last_hidden_state, fused(**batch).last_hidden_state
     assert float((a - b).abs().max()) < 1e-4  # the same int8 products; fp32 rounding may differ
     assert int8_parameter_count(fused) == int8_parameter_count(separate)
+
+
+def test_fusing_a_projection_without_bias_beside_one_with_keeps_both_outputs() -> None:
+    from edgecloud.optimize.int8 import FusedInt8
+
+    torch.manual_seed(0)
+    with_bias = Int8Linear.from_linear(torch.nn.Linear(8, 4, bias=True))
+    without = Int8Linear.from_linear(torch.nn.Linear(8, 4, bias=False))
+    fused = FusedInt8([with_bias, without])
+    x = torch.randn(3, 8)
+    with torch.inference_mode():
+        assert torch.allclose(fused.part(x, 0), with_bias(x), atol=1e-5)
+        assert torch.allclose(fused.part(x, 1), without(x), atol=1e-5)

@@ -13,6 +13,7 @@ config.json; the node applies the same modules on load (runtimes/int8.py)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import warnings
@@ -30,6 +31,7 @@ _SUFFIX_SCALE = ".int8_scale"
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 
 
+@functools.cache  # read once: every Int8Linear asks while a model loads
 def has_vnni(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """The CPU multiplies u8 x s8 into int32 in one instruction (no 16-bit pair sums to saturate)."""
     try:
@@ -108,8 +110,9 @@ class FusedInt8(torch.nn.Module):
         super().__init__()
         weight = torch.cat([part.int8_weight for part in parts])  # type: ignore[misc]
         scale = torch.cat([part.int8_scale for part in parts])  # type: ignore[misc]
-        biases = [part.bias for part in parts]
-        bias = None if any(b is None for b in biases) else torch.cat([b for b in biases if b is not None])
+        bias = None  # a projection without a bias adds zeros beside one that has one
+        if any(part.bias is not None for part in parts):
+            bias = torch.cat([_bias_or_zeros(part) for part in parts])
         self.linear = Int8Linear(weight, scale, bias)
         self.bounds = list(itertools.accumulate([0] + [part.out_features for part in parts]))
         self._last: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -122,6 +125,10 @@ class FusedInt8(torch.nn.Module):
         if index == len(self.bounds) - 2:
             self._last = None  # the final part read it: do not keep the activations alive
         return last[1][..., self.bounds[index] : self.bounds[index + 1]]
+
+
+def _bias_or_zeros(part: Int8Linear) -> torch.Tensor:
+    return part.bias.detach() if part.bias is not None else torch.zeros(part.out_features)
 
 
 class FusedPart(torch.nn.Module):
