@@ -313,8 +313,9 @@ def _teacher_targets(
         chunk = [texts[i] for i in order[index * size : (index + 1) * size]]
         parts.append(embed(model, tokenizer, chunk, raw, batch_size=size))
         report.preparing(index + 1, count)
-    targets = torch.empty_like(torch.cat(parts))
-    targets[torch.tensor(order)] = torch.cat(parts)
+    stacked = torch.cat(parts)
+    targets = torch.empty_like(stacked)
+    targets[torch.tensor(order)] = stacked
     if cache is not None:
         _atomic_save(targets, cache)
     return targets

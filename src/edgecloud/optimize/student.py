@@ -11,15 +11,19 @@ import torch
 from edgecloud.errors import InvalidRequest
 
 
+def _check_depth(total: int, keep: int) -> None:
+    if not 1 <= keep <= total:
+        raise InvalidRequest(
+            f"layers must be between 1 and the teacher's {total}, got {keep}", param="layers"
+        )
+
+
 def pick_layers(total: int, keep: int) -> list[int]:
     """Evenly spread indices that always include the first and the last layer (6 -> 3: 0, 2, 5).
 
     The first layer turns embeddings into contextual states and the last one shapes the output space the
     teacher's embeddings live in; the ones between are the most redundant."""
-    if not 1 <= keep <= total:
-        raise InvalidRequest(
-            f"layers must be between 1 and the teacher's {total}, got {keep}", param="layers"
-        )
+    _check_depth(total, keep)
     if keep == 1:
         return [total - 1]
     return sorted({round(i * (total - 1) / (keep - 1)) for i in range(keep)})
@@ -32,10 +36,7 @@ def spread_from_last(total: int, keep: int) -> list[int]:
     and the student's output still comes from the teacher's last layer. Measured on MiniLM-L6 with the
     hidden-state objective (300 steps, same batches): 0.925 held-out cosine for 1, 3, 5 against 0.920
     for 0, 2, 5."""
-    if not 1 <= keep <= total:
-        raise InvalidRequest(
-            f"layers must be between 1 and the teacher's {total}, got {keep}", param="layers"
-        )
+    _check_depth(total, keep)
     step = total / keep
     return sorted({total - 1 - int(i * step) for i in range(keep)})
 

@@ -206,7 +206,7 @@ class FleetSim:
         cloud_key = (
             cloud_up,
             self._probe_full,
-            max(self._probe_queue, self._cloud_open[device]),  # as Upstream.load()
+            self._cloud_queue(device),
             c_ewma,
             rtt_steps,
             self._spend_step,
@@ -283,7 +283,7 @@ class FleetSim:
         bandwidth = self._classes[cls][4]
         arrive = now + self._rtt[device] / 2 + prompt * 32 / (bandwidth * 1e6)  # ~4 bytes a token
         self._cloud_arrival[i] = arrive
-        self._cloud_ahead[i] = max(self._probe_queue, self._cloud_open[device])
+        self._cloud_ahead[i] = self._cloud_queue(device)
         self._cloud_open[device] += 1
         self.tier[i] = CLOUD
         self.engine.schedule(arrive, self._at_cloud, i)
@@ -319,6 +319,11 @@ class FleetSim:
     def _escalate(self, now: float, i: int) -> None:
         cls = self._table[self._codes[i]][2]
         self._to_cloud(now, i, self._device[i], self._prompt[i], cls)
+
+    def _cloud_queue(self, device: int) -> int:
+        """The cloud's queue as the device's gateway reads it (Upstream.load): the last probe's, or the
+        device's own requests in flight there when that is more."""
+        return max(self._probe_queue, self._cloud_open[device])
 
     def _cloud_done(self, request: int, at: float) -> None:
         self._cloud_open[self._device[request]] -= 1
