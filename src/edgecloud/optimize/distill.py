@@ -23,7 +23,16 @@ import torch.nn.functional as F
 from edgecloud.errors import InvalidRequest
 from edgecloud.optimize.folder import is_decoder, load_decoder, load_encoder, write_model
 from edgecloud.optimize.hidden_objective import HiddenStateObjective
-from edgecloud.optimize.pooling import MAX_LENGTH, Pooling, embed, pool, pooling_of, tokenize
+from edgecloud.optimize.pooling import (
+    MAX_LENGTH,
+    Pooling,
+    embed,
+    in_original_order,
+    length_order,
+    pool,
+    pooling_of,
+    tokenize,
+)
 from edgecloud.optimize.student import layer_list, make_student, pick_layers, spread_from_last
 
 CHECKPOINT_EVERY = 100  # steps; a MiniLM-3 checkpoint with AdamW state is ~200 MB, written in < 1 s
@@ -306,16 +315,14 @@ def _teacher_targets(
         cached: torch.Tensor = torch.load(cache)
         return cached
     size = 64
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
+    order = length_order(texts)  # across chunks too, so each progress step is one similar-length batch
     count = math.ceil(len(texts) / size)
     parts = []
     for index in range(count):
         chunk = [texts[i] for i in order[index * size : (index + 1) * size]]
         parts.append(embed(model, tokenizer, chunk, raw, batch_size=size))
         report.preparing(index + 1, count)
-    stacked = torch.cat(parts)
-    targets = torch.empty_like(stacked)
-    targets[torch.tensor(order)] = stacked
+    targets = in_original_order(torch.cat(parts), order)
     if cache is not None:
         _atomic_save(targets, cache)
     return targets

@@ -69,17 +69,25 @@ def embed(
 ) -> torch.Tensor:
     """Pooled embeddings of texts, in order, without gradients. Batches are formed in order of length
     (then put back), so short texts do not pad to a long neighbour's length."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    order = length_order(texts)
     out: list[torch.Tensor] = []
     with torch.inference_mode():
         for chunk in batches([texts[i] for i in order], batch_size):
             encoded = tokenize(tokenizer, chunk, pooling.max_length)
             hidden = model(**encoded).last_hidden_state
             out.append(pool(hidden, encoded["attention_mask"], pooling))
-    if not out:
-        return torch.empty(0)
-    result = torch.empty_like(torch.cat(out))
-    result[torch.tensor(order)] = torch.cat(out)
+    return in_original_order(torch.cat(out), order) if out else torch.empty(0)
+
+
+def length_order(texts: Sequence[str]) -> list[int]:
+    """Indices of texts from shortest to longest: batches of neighbours pad to similar lengths."""
+    return sorted(range(len(texts)), key=lambda i: len(texts[i]))
+
+
+def in_original_order(rows: torch.Tensor, order: Sequence[int]) -> torch.Tensor:
+    """Rows computed in `order` (length_order), put back where their texts were."""
+    result = torch.empty_like(rows)
+    result[torch.tensor(list(order))] = rows
     return result
 
 
