@@ -3,6 +3,7 @@ workload on every placement, a report with its plots, and nothing left running a
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -51,6 +52,12 @@ def test_a_tiny_hybrid_scenario_compares_placements_and_stops_everything(tmp_pat
     assert {(a.placement, a.rtt_s) for a in results.sweep} == {
         (placement, rtt) for placement in ("edge-only", "cloud-only", "hybrid") for rtt in (0.0, 0.1)
     }
+
+    # The gateway's decision log is kept beside the report: one line per request it placed (warm-up,
+    # hybrid rounds, sweep), each with what placement read, so the run can be replayed.
+    logged = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
+    assert len(logged) == 1 + len(hybrid) + len([a for a in results.sweep if a.placement == "hybrid"])
+    assert all(line["placement"]["states"].keys() == {"edge", "cloud"} for line in logged)
 
     _, html = write_report(build_report(results), tmp_path / "report")
     page = html.read_text()

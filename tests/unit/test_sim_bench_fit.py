@@ -88,3 +88,17 @@ def test_rates_are_scaled_to_the_occupancy_a_busy_one_at_a_time_server_showed() 
     report = {"data": {"answers": busy, "levels": {"edge-only": {"4": {"requests": 8, "wall_s": 12.0}}}}}
     assert occupancy_scale(report, "edge-only", 100.0, 20.0) == pytest.approx(1.45 / 1.5)
     assert occupancy_scale({"data": {"answers": busy}}, "edge-only", 100.0, 20.0) == 1.0
+
+
+def test_the_fit_replays_the_bench_cycle_and_its_rounds() -> None:
+    from edgecloud.bench.scenario import round_size
+    from edgecloud.bench.scenario_stack import SETTLE_S
+
+    cycle = ["dialogue", "private", "dialogue", "mining"]
+    report = {"data": REPORT["data"] | {"settings": {"cycle": cycle}}}
+    device = fit_scenario(report, 1).devices[0]
+    kinds = [(device.mix[m].task, device.mix[m].pii) for m in device.mix_cycle or []]
+    assert kinds == [(None, 0.0), (None, 1.0), (None, 0.0), ("mining", 0.0)]
+    assert device.arrivals.round_requests == round_size(4, 1)
+    assert device.arrivals.round_gap_s == SETTLE_S
+    assert fit_scenario(REPORT, 1).devices[0].mix_cycle is None  # no cycle recorded: spread by share

@@ -27,7 +27,7 @@ from edgecloud.bench.report import cell_text, write_report
 from edgecloud.bench.scenario_analysis import PLACEMENTS
 from edgecloud.bench.scenario_client import Answer, run_items
 from edgecloud.bench.scenario_report import ScenarioResults, build_report
-from edgecloud.bench.scenario_stack import Stack, StackConfig, start_stack
+from edgecloud.bench.scenario_stack import SETTLE_S, Stack, StackConfig, start_stack
 from edgecloud.bench.scenario_workload import DEFAULT_CYCLE, Item, body_for, build_workload
 from edgecloud.serving.launcher import ServiceProcess
 
@@ -104,6 +104,7 @@ async def main_phase(
         for number, start in enumerate(range(0, len(items), size)):
             shift = number % len(chosen)
             for target in [*chosen[shift:], *chosen[:shift]]:
+                await asyncio.sleep(SETTLE_S)  # every round from idle, as the gateway sees it too
                 got, wall = await _run(target, items[start : start + size], config, concurrency, rtt, advance)
                 answers += got
                 walls[(target.placement, concurrency)] += wall

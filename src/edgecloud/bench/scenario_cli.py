@@ -33,9 +33,9 @@ def _ints(text: str) -> tuple[int, ...]:
 @scenario_app.command("hybrid")
 def hybrid(
     rtt: Annotated[str, typer.Option(help="RTT of the emulated link to the cloud, e.g. 80ms")] = "80ms",
-    out: Annotated[Path, typer.Option(help="folder for report.html, report.json, topology.yaml")] = Path(
-        "bench-results/hybrid"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="folder for the report, the topology and the decision log")
+    ] = Path("bench-results/hybrid"),
     requests: Annotated[int, typer.Option(min=1, help="requests per placement and concurrency level")] = 32,
     concurrency: Annotated[str, typer.Option(help="closed-loop concurrency levels, e.g. 1,4")] = "1,4",
     max_tokens: Annotated[int, typer.Option(min=1, help="answer length (greedy)")] = 16,

@@ -92,6 +92,13 @@ class Stack:
         return [self.edge_url, self.cloud_node_url, self.cloud_url, self.gateway_url]
 
 
+PROBE_INTERVAL_S = 0.5
+# How long the load stops before each round: two probes, so the gateway's view of both tiers (what the
+# node's /health reported) is idle again; without it a round that follows an edge-only round starts
+# with the edge looking busy with requests that ended before the round began.
+SETTLE_S = 2 * PROBE_INTERVAL_S + 0.1
+
+
 def topology_for(config: StackConfig, edge_url: str, cloud_link_url: str) -> dict[str, Any]:
     """The gateway's topology: the full policy chain, both tiers' chat models and prices, a quick probe
     (so the latency policy sees a new RTT within a second)."""
@@ -110,7 +117,9 @@ def topology_for(config: StackConfig, edge_url: str, cloud_link_url: str) -> dic
         },
         "policies": ["privacy", "hint", "task", "offline", "latency", "cost", "cascade"],
         "policy_settings": {"latency": {"slo_ttft_ms": 800}},
-        "probe_interval_s": 0.5,
+        "probe_interval_s": PROBE_INTERVAL_S,
+        # What the gateway saw at each decision, for `edgecloud.sim.replay` and `sim.bench_fit`.
+        "decision_log": str(config.workdir / "decisions.jsonl"),
     }
 
 

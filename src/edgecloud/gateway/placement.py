@@ -8,6 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+# The gateway rebuilds its tier states at most this often (requests arriving together share one
+# snapshot); the fleet simulator does the same, so a burst is placed as the gateway would place it.
+STATES_TTL_S = 0.025
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -17,7 +17,7 @@ from edgecloud.gateway.decisions import DecisionLog, DecisionRecord, placement_f
 from edgecloud.gateway.inbound import AUTO, Inbound, estimate_tokens, redacted, task_alias, tier_payload
 from edgecloud.gateway.metrics import GatewayMetrics
 from edgecloud.gateway.netprobe import probe_forever, probe_once
-from edgecloud.gateway.placement import Decision, PlacementChain, RequestView, TierStates
+from edgecloud.gateway.placement import STATES_TTL_S, Decision, PlacementChain, RequestView, TierStates
 from edgecloud.gateway.policies import build_chain, place_request
 from edgecloud.gateway.policies.cascade import CascadePolicy
 from edgecloud.gateway.policies.privacy import PrivacyPolicy
@@ -26,7 +26,6 @@ from edgecloud.gateway.topology import Topology
 from edgecloud.gateway.upstreams import Tier, build_tiers
 from edgecloud.privacy.redact import Redactor
 
-STATES_TTL_S = 0.025
 PLACED_KEPT = 4096  # placement features waiting for their answer's log line (bounded: some never answer)
 
 

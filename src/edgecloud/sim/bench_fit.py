@@ -22,6 +22,7 @@ import numpy as np
 
 from edgecloud.bench.load import percentile
 from edgecloud.bench.scenario import round_size
+from edgecloud.bench.scenario_stack import SETTLE_S
 from edgecloud.sim.run import simulate
 from edgecloud.sim.scenario import Scenario, parse_scenario
 
@@ -29,7 +30,12 @@ from edgecloud.sim.scenario import Scenario, parse_scenario
 # sequences keep >= this share of the single-sequence rate under concurrency ran them one at a time
 # (llama.cpp's worker), and its TTFT under load is queueing, not slow batched prompt processing.
 SEQUENTIAL_SHARE = 0.8
-REPLICAS = 20  # simulated runs pooled per bench round
+REPLICAS = 20  # seeded simulations of the bench's hybrid level, pooled
+# The bench runs each placement in rounds of a few requests, each from idle, in turn: a transient, in
+# which a queue at a one-at-a-time cloud has no time to reach the steady state that one long run would
+# show. The gateway's EWMAs carry from round to round, so the rounds are simulated in one run, with
+# the bench's pause before each round (in which a probe sees both tiers idle) as the gap.
+ROUND_GAP_S = SETTLE_S
 KINDS: dict[str, dict[str, Any]] = {"dialogue": {}, "private": {"pii": 1.0}, "mining": {"task": "mining"}}
 
 
@@ -84,6 +90,14 @@ def occupancy_scale(report: dict[str, Any], placement: str, prefill: float, deco
     return modelled / measured
 
 
+def _cycle(report: dict[str, Any], kinds: list[str]) -> list[int] | None:
+    """The bench's prompt cycle as mix entries (None when the report has none: spread by share)."""
+    cycle = report.get("data", report).get("settings", {}).get("cycle")
+    if not cycle or any(kind not in kinds for kind in cycle):
+        return None
+    return [kinds.index(kind) for kind in cycle]
+
+
 def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
     """Edge speeds from edge-only at concurrency 1 (one llama.cpp worker serves one request at a
     time, whatever the load); the cloud's from cloud-only at 1 and at `concurrency` (its batching
@@ -108,10 +122,11 @@ def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
         cloud_scale = occupancy_scale(report, "cloud-only", cloud_prefill, cloud_decode)
         cloud_prefill, cloud_decode = cloud_prefill * cloud_scale, cloud_decode * cloud_scale
     hybrid = chosen("hybrid", concurrency)
-    mix = []
+    mix, kinds = [], []
     for kind, extra in KINDS.items():
         rows = [a for a in hybrid if a["kind"] == kind]
         if rows:
+            kinds.append(kind)
             prompt = statistics.median(a["prompt_tokens"] for a in rows)
             answer = statistics.median(a["completion_tokens"] for a in rows)
             mix.append({
@@ -138,20 +153,18 @@ def fit_scenario(report: dict[str, Any], concurrency: int) -> Scenario:
             "decode_tok_s": edge_decode, "prefill_tok_s": edge_prefill,
             "context_length": 8192, "max_queue": 10_000,
             "network": {"rtt_ms_median": rtt * 1000, "rtt_sigma": 0, "bandwidth_mbit": 1000},
-            "arrivals": {"process": "closed", "users": concurrency},
-            "mix": mix, "mix_order": "cycle",
+            "arrivals": {"process": "closed", "users": concurrency, "round_gap_s": ROUND_GAP_S,
+                         "round_requests": round_size(len(hybrid), concurrency)},
+            "mix": mix, "mix_order": "cycle", "mix_cycle": _cycle(report, kinds),
         }],
     })  # fmt: skip
 
 
-def replicated_ttfts(scenario: Scenario, requests: int, runs: int) -> list[float]:
-    """TTFTs of `runs` runs as long as one of the bench's rounds, each seeded differently, pooled. The
-    bench runs each placement in rounds of a few requests, each from idle: a transient, in which a
-    queue at a one-at-a-time cloud has no time to reach the steady state that one long simulated run
-    would show (and would predict instead)."""
+def replicated_ttfts(scenario: Scenario, runs: int) -> list[float]:
+    """TTFTs of `runs` runs of the whole scenario, each seeded differently, pooled."""
     pooled: list[float] = []
     for seed in range(runs):
-        run = simulate(scenario.model_copy(update={"seed": seed}), requests=requests)
+        run = simulate(scenario.model_copy(update={"seed": seed}))
         ttft = run.outcome.ttft
         pooled.extend(float(x) for x in ttft[np.isfinite(ttft)])
     return pooled
@@ -166,11 +179,9 @@ def compare(report: dict[str, Any]) -> list[dict[str, Any]]:
         measured = [
             a["ttft_s"] for a in _answers(report) if a["placement"] == "hybrid" and a["concurrency"] == level
         ]
-        size = round_size(len(measured), level)
-        runs = REPLICAS * max(1, len(measured) // size)
-        simulated = replicated_ttfts(scenario, size, runs)
+        simulated = replicated_ttfts(scenario, REPLICAS)
         row: dict[str, Any] = {"concurrency": level, "requests_measured": len(measured)}
-        row |= {"round_size": size, "runs_simulated": runs}
+        row |= {"round_size": scenario.devices[0].arrivals.round_requests, "runs_simulated": REPLICAS}
         for q in (50, 95):
             real = percentile(measured, q) * 1000
             predicted = percentile(simulated, q) * 1000
@@ -187,5 +198,20 @@ def compare(report: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def main(argv: Sequence[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m edgecloud.sim.bench_fit DIR/report.json  (an `edgecloud bench scenario` run)")
+        return 2
+    try:
+        report = json.loads(Path(argv[0]).read_text())
+        rows = compare(report)
+    except (OSError, ValueError, KeyError, statistics.StatisticsError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        print(f"error: {argv[0]}: not a readable hybrid bench report ({problem})", file=sys.stderr)
+        return 2
+    print(json.dumps(rows, indent=2))
+    return 0
+
+
 if __name__ == "__main__":
-    print(json.dumps(compare(json.loads(Path(sys.argv[1]).read_text())), indent=2))
+    sys.exit(main(sys.argv[1:]))

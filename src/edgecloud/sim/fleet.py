@@ -4,9 +4,11 @@
   the class's measured tokens/s; energy = busy seconds x active power.
 - Network: each device's RTT is drawn once (lognormal around the class median); prompts travel at the
   class bandwidth; a share of requests finds the link down (the cloud unreachable for that device).
-- What each device's gateway sees (its TierStates): its edge's waiting requests and EWMA TTFT, and the
-  cloud's queue depth as last probed (every probe_interval_s), the cloud's service time as an EWMA over
-  the fleet plus the device's own RTT, and the period's cloud spend.
+- What each device's gateway sees (its TierStates), as Upstream.load and the EWMAs give it: each
+  tier's queue as the larger of the device's own requests in flight there and what the last probe
+  (every probe_interval_s) reported, the edge's EWMA TTFT, the cloud's service time as an EWMA over
+  the fleet plus the device's own RTT, and the period's cloud spend. Rebuilt at most every
+  STATES_TTL_S, as the gateway's, so requests arriving together are placed on the same figures.
 - Placement: SimPlacer, i.e. the gateway's policy chain; a cascade answers on the edge and a share
   (`escalation`) is asked again on the cloud; a cloud 429 fails over to the edge unless pinned."""
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from edgecloud.gateway.placement import Decision
+from edgecloud.gateway.placement import STATES_TTL_S, Decision
 from edgecloud.sim.cloud import CloudTier
 from edgecloud.sim.engine import Engine
 from edgecloud.sim.placer import PII_KINDS, SimPlacer, steps_to, to_steps
@@ -74,7 +76,9 @@ class FleetSim:
         self.edge_busy = [0.0] * n
         devices = len(fleet.device_class)
         self._busy_until = [0.0] * devices
-        self._pending: list[deque[float]] = [deque() for _ in range(devices)]
+        # Per device: (start, done) of each edge request not done at the last probe, in FIFO order.
+        self._pending: list[deque[tuple[float, float]]] = [deque() for _ in range(devices)]
+        self._probe_at = 0.0  # the last probe's time
         self._edge_ewma = [-1] * devices  # in TTFT steps
         self._edge_value = [0.0] * devices
         self._rtt = fleet.rtt_s.tolist()
@@ -85,6 +89,8 @@ class FleetSim:
         self._cloud_ahead = [0] * n  # the queue the gateway saw when it sent the request there
         self._cloud_open = [0] * devices  # sent to the cloud by the device's gateway, not yet answered
         self._probe_queue = 0
+        self._seen: list[tuple[int, int, int, int]] = [(0, -1, 0, -1)] * devices  # see _load_seen
+        self._seen_until = [-1.0] * devices
         self._probe_full = False
         self._spend = 0.0
         self._spend_step = 0
@@ -143,12 +149,25 @@ class FleetSim:
         return self._outcome()
 
     def _closed_loop(self, users: int, progress: Callable[[int], None] | None) -> None:
-        """A benchmark's clients: `users` requests in flight, each answer's arrival sends the next."""
+        """A benchmark's clients: `users` requests in flight, each answer's arrival sends the next, in
+        rounds when the scenario has them. One simulation runs every round, so what the gateway has
+        learned (its EWMAs) carries from round to round, as in the live gateway."""
+        arrivals = self.scenario.devices[0].arrivals
         self._arrived = [math.nan] * len(self.w)
-        self._issued = min(users, len(self.w))
-        for i in range(self._issued):
-            self.engine.schedule(0.0, self._closed_arrival, i)
+        self._users = users
+        self._round = arrivals.round_requests or len(self.w)
+        self._round_gap = arrivals.round_gap_s
+        self._issued = self._round_end = self._answers = 0
+        self._last_answer = 0.0
+        self._start_round(0.0, None)
         self.engine.run([], self._arrival, progress=progress)
+
+    def _start_round(self, now: float, _: object) -> None:
+        self._round_end = min(self._issued + self._round, len(self.w))
+        first = self._issued
+        self._issued = min(first + self._users, self._round_end)
+        for i in range(first, self._issued):
+            self.engine.schedule(now, self._closed_arrival, i)
 
     def _closed_arrival(self, now: float, i: int) -> None:
         self._arrived[i] = now
@@ -159,15 +178,21 @@ class FleetSim:
             self._answered(now + self.e2e[i])
 
     def _answered(self, at: float) -> None:
-        if self._issued < len(self.w):
+        """Called once per request, when its answer's time is known (`at` may be ahead of now)."""
+        self._answers += 1
+        self._last_answer = max(self._last_answer, at)
+        if self._issued < self._round_end:
             self.engine.schedule(at, self._closed_arrival, self._issued)
             self._issued += 1
+        elif self._answers == self._round_end < len(self.w):
+            self.engine.schedule(self._last_answer + self._round_gap, self._start_round)
 
     def _probe(self, now: float, _: object) -> None:
         """What /health reports every probe interval: requests waiting or running per ready replica."""
         cloud = self.cloud
         ready = max(cloud.ready(now), 1)
         self._probe_queue = (len(cloud.queue) + cloud.running) // ready  # waiting or running, as /health
+        self._probe_at = now  # and each edge's, read back by _edge_load
         self._probe_full = len(cloud.queue) >= cloud.spec.queue_limit
         self._cloud_up = cloud.replicas > 0 or bool(cloud.spec.max_replicas)  # an autoscaler adds one
         self.queue_samples.append((now, len(cloud.queue), cloud.replicas, cloud.running))
@@ -183,32 +208,19 @@ class FleetSim:
         request, max_tokens, cls, edge_on, link_up, _ = self._table[self._codes[i]]
         device, prompt = self._device[i], self._prompt[i]
         context = self._classes[cls][3]
-        pending = self._pending[device]
-        while pending and pending[0] <= now:
-            pending.popleft()
-        waiting = len(pending) - 1 if pending else 0
-        full = waiting >= self._classes[cls][2]
-        edge_key = (
-            edge_on,
-            full,
-            len(pending),  # waiting or running, as the gateway counts the edge's queue
-            self._edge_ewma[device],
-            context,
-            "" if edge_on else EDGE_DOWN,
-            -1,
-        )
-        rtt_steps = self._rtt_steps[device]
-        service = self._cloud_service
-        c_ewma = -1 if service is None else to_steps(service + self._rtt_kept[device])
+        running, edge_seen = self._edge_load(device, now)
+        full = running - 1 >= self._classes[cls][2]  # waiting, beside the one decoding
+        edge_queue, edge_ewma, cloud_queue, c_ewma = self._load_seen(now, device, edge_seen)
+        edge_key = (edge_on, full, edge_queue, edge_ewma, context, "" if edge_on else EDGE_DOWN, -1)
         if now >= self._period_end:
             self._roll_period(now)
         cloud_up = link_up and self._cloud_up
         cloud_key = (
             cloud_up,
             self._probe_full,
-            self._cloud_queue(device),
+            cloud_queue,
             c_ewma,
-            rtt_steps,
+            self._rtt_steps[device],
             self._spend_step,
             "" if cloud_up else CLOUD_DOWN,
         )
@@ -221,6 +233,39 @@ class FleetSim:
             placed = self.placer.place(self._fits[code], edge_key, cloud_key, now, code)
         self.decision[i] = placed.id
         self._dispatch(now, i, placed.decision, cls, edge_on and not full, cloud_up)
+
+    def _edge_load(self, device: int, now: float) -> tuple[int, int]:
+        """The device's edge requests waiting or running now, and that count as its gateway reads it
+        (Upstream.load): the larger of its own in-flight count and the node's /health at the last
+        probe, up to a probe interval old."""
+        jobs = self._pending[device]
+        if not jobs:
+            return 0, 0
+        tick = self._probe_at
+        while jobs and jobs[0][1] <= tick:
+            jobs.popleft()
+        running = probed = 0
+        for start, done in jobs:
+            running += done > now
+            probed += start <= tick
+        return running, max(running, probed)
+
+    def _load_seen(self, now: float, device: int, edge_seen: int) -> tuple[int, int, int, int]:
+        """Queues and EWMA TTFT steps (edge, then cloud) as the device's gateway reads them: its tier
+        states are rebuilt at most every STATES_TTL_S, so requests arriving together (a round's
+        clients) are all placed on the figures the first one found."""
+        if now < self._seen_until[device]:
+            return self._seen[device]
+        service = self._cloud_service
+        figures = (
+            edge_seen,
+            self._edge_ewma[device],
+            max(self._probe_queue, self._cloud_open[device]),  # _cloud_queue, inlined: the hot path
+            -1 if service is None else to_steps(service + self._rtt_kept[device]),
+        )
+        self._seen[device] = figures
+        self._seen_until[device] = now + STATES_TTL_S
+        return figures
 
     def _dispatch(
         self, now: float, i: int, decision: Decision, cls: int, edge_ok: bool, cloud_ok: bool
@@ -260,12 +305,12 @@ class FleetSim:
         `since` (the client's request) when that was earlier. Returns when the answer is complete."""
         prefill_rate, decode_rate = self._classes[cls][0], self._classes[cls][1]
         start = max(now, self._busy_until[device])
-        ahead = sum(1 for end in self._pending[device] if end > now)
+        ahead = self._edge_load(device, now)[1]  # as the gateway reads it when it sends (Opened.ahead)
         prefill = prompt / prefill_rate
         first = start + prefill + 1.0 / decode_rate
         done = start + prefill + answer / decode_rate
         self._busy_until[device] = done
-        self._pending[device].append(done)
+        self._pending[device].append((now, done))
         self.tier[i] = EDGE
         origin = now if since is None else since
         self.ttft[i] = first - origin

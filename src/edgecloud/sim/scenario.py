@@ -58,6 +58,13 @@ class TaskMix(_Strict):
 class Arrivals(_Strict):
     process: Literal["poisson", "diurnal", "bursts", "closed"] = "poisson"
     users: int = Field(1, ge=1, description="closed: clients that each wait for an answer, then ask again")
+    round_requests: int = Field(
+        0,
+        ge=0,
+        description="closed: requests per round; each round starts `users` requests at once when the last "
+        "one's answer is in and round_gap_s has passed (a benchmark's rounds). 0: one continuous run",
+    )
+    round_gap_s: float = Field(0.0, ge=0, description="closed: idle time between rounds")
     peak_to_mean: float = Field(2.0, ge=1, description="diurnal: peak rate over mean rate")
     period_s: float = Field(86_400.0, gt=0, description="diurnal: length of one day")
     burst_share: float = Field(0.2, ge=0, le=1, description="bursts: share of requests inside bursts")
@@ -90,6 +97,18 @@ class DeviceClass(_Strict):
         description="random: each request's kind drawn by share; cycle: kinds spread evenly in a fixed "
         "order, as a load generator's prompt list (e.g. `edgecloud bench scenario`) issues them",
     )
+    mix_cycle: list[int] | None = Field(
+        None,
+        description="cycle: the mix entries (0-based) in the order they repeat, e.g. a bench report's "
+        "cycle; default: each entry spread evenly by its share",
+    )
+
+    @model_validator(mode="after")
+    def _cycle(self) -> DeviceClass:
+        cycle = self.mix_cycle
+        if cycle is not None and (not cycle or any(not 0 <= m < len(self.mix) for m in cycle)):
+            raise ValueError(f"mix_cycle names mix entries 0..{len(self.mix) - 1}: {self.mix_cycle}")
+        return self
 
 
 class Price(_Strict):

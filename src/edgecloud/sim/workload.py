@@ -130,7 +130,9 @@ def _class_requests(
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     shares = np.array([entry.share for entry in device.mix])
-    if device.mix_order == "cycle":
+    if device.mix_order == "cycle" and device.mix_cycle:
+        mix = np.resize(np.array(device.mix_cycle, np.int32), n)
+    elif device.mix_order == "cycle":
         mix = spread_evenly(shares / shares.sum(), n)
     else:
         mix = rng.choice(len(device.mix), size=n, p=shares / shares.sum()).astype(np.int32)
