@@ -104,7 +104,11 @@ class LinkEmulator:
                 task.cancel()
 
     async def stop(self) -> None:
+        """Down, and every open connection's task finished: a loop closed right after (the bench's
+        link thread) must not find them pending."""
+        tasks = list(self._connections)
         await self.set_online(False)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._accept, *self.listen, reuse_address=True)
@@ -145,6 +149,8 @@ class LinkEmulator:
             await deliver
         finally:
             deliver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
+                await deliver  # done before this connection's task is, never left pending
 
     async def _deliver(self, queue: asyncio.Queue[tuple[float, bytes]], sink: asyncio.StreamWriter) -> None:
         free_at = 0.0  # when the emulated link has sent the previous bytes
