@@ -7,7 +7,8 @@ machine, same minutes), then the simulated hybrid placement's TTFT beside the me
 What is fitted, per tier, from streamed answers at concurrency 1: decode tok/s = (completion tokens - 1)
 / (end - first token); prefill tok/s = prompt tokens / (TTFT - one decode step - RTT). The cloud's
 throughput at the highest concurrency comes from that level's cloud-only answers. The request mix,
-prompt and answer lengths come from the hybrid answers; clients are closed-loop as in the bench."""
+prompt and answer lengths come from the hybrid answers, in the bench's prompt cycle; clients are
+closed-loop, in the bench's rounds."""
 
 from __future__ import annotations
 
