@@ -16,6 +16,7 @@ from rich.table import Table
 
 from edgecloud.bench.scenario_cli import scenario_app
 from edgecloud.catalogue import Catalogue
+from edgecloud.cli_errors import print_error
 from edgecloud.cloud.cli import cloud_app, kg_app
 from edgecloud.config import NodeSettings
 from edgecloud.errors import EdgecloudError
@@ -174,7 +175,7 @@ def serve(
     try:
         ctx = build_context(model, settings, runtime=runtime, on_event=on_event)
     except EdgecloudError as exc:
-        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
+        print_error(console, exc.message)
         raise typer.Exit(2) from None
     scheme = "https" if ssl_certfile else "http"
     console.print(f"edgecloud node on {scheme}://{settings.host}:{settings.port} (tier {settings.tier})")
@@ -217,9 +218,9 @@ def gateway(
     from edgecloud.serving.server import run_server
 
     if config is None and edge is None and not edge_model:
-        console.print(
-            "[red]error:[/] give --edge URL or --edge-model NAME (and usually --cloud URL), "
-            "or --config topology.yaml"
+        print_error(
+            console,
+            "give --edge URL or --edge-model NAME (and usually --cloud URL), or --config topology.yaml",
         )
         raise typer.Exit(2)
     embedded: list[EmbeddedServer] = []
@@ -238,7 +239,7 @@ def gateway(
             topology.upstream_ca = upstream_ca
         service = Gateway(topology)
     except (EdgecloudError, ValueError) as exc:
-        console.print(f"[red]error:[/] {getattr(exc, 'message', exc)}", soft_wrap=True)
+        print_error(console, str(getattr(exc, "message", exc)))
         raise typer.Exit(2) from None
     tiers = ", ".join(f"{name}={[u.url for u in t.upstreams]}" for name, t in topology.tiers.items())
     scheme = "https" if ssl_certfile else "http"
@@ -359,7 +360,7 @@ def calibrate(
             )
         result = choose_threshold(samples, target)
     except EdgecloudError as exc:
-        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
+        print_error(console, exc.message)
         raise typer.Exit(2) from None
     print_calibration(result, score, len(samples))
     if config is not None:
@@ -497,7 +498,7 @@ def eval_command(
     try:
         items = load_suite(suite, limit, seed)
     except EdgecloudError as exc:
-        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
+        print_error(console, exc.message)
         raise typer.Exit(2) from None
     raise typer.Exit(
         run_eval_command(
@@ -539,7 +540,7 @@ def voice(
             audio, options, url=url, model=model, chat_model=chat_model, threads=threads, console=console
         )
     except VoiceError as exc:
-        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        print_error(console, str(exc))
         raise typer.Exit(2) from None
 
 
@@ -563,7 +564,7 @@ def simulate(
             run_mmc_command(servers, arrival_rate, service_rate, requests or 200_000, seed, as_json, console)
         )
     if scenario is None:
-        console.print("[red]error:[/] give a SCENARIO.yaml (or --mmc)", soft_wrap=True)
+        print_error(console, "give a SCENARIO.yaml (or --mmc)")
         raise typer.Exit(2)
     raise typer.Exit(run_simulate_command(scenario, out, requests, console))
 

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from edgecloud.cli_errors import print_error
 from edgecloud.serving.launcher import NodeProcess
 
 TOPICS = (
@@ -139,7 +140,7 @@ def run_batching_bench(
             with console.status(f"loading {model} on transformers ..."):
                 node.wait_ready(timeout=600)
         except (RuntimeError, TimeoutError) as exc:
-            console.print(f"[red]error:[/] the node did not start: {exc}")
+            print_error(console, f"the node did not start: {exc}")
             return 2
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:

@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from edgecloud.bench.load import load_prompts, run_load, summarize
+from edgecloud.cli_errors import print_error
 
 
 def run_load_command(
@@ -28,7 +29,7 @@ def run_load_command(
     console: Console,
 ) -> int:
     if (concurrency is None) == (rate is None):
-        console.print("[red]error:[/] give exactly one of --concurrency 1,4,16 or --rate 2,5,10")
+        print_error(console, "give exactly one of --concurrency 1,4,16 or --rate 2,5,10")
         return 2
     texts = load_prompts(prompts)
     bodies: list[dict[str, Any]] = [

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from edgecloud.cli_errors import print_error
+
 scenario_app = typer.Typer(
     help="End-to-end scenarios: placements compared side by side.", no_args_is_help=True
 )
@@ -90,6 +92,6 @@ def hybrid(
     try:
         code = run_hybrid_command(config, console)
     except (EdgecloudError, RuntimeError, TimeoutError) as exc:
-        console.print(f"[red]error:[/] {getattr(exc, 'message', None) or exc}")
+        print_error(console, str(getattr(exc, "message", None) or exc))
         raise typer.Exit(2) from None
     raise typer.Exit(code)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from edgecloud.cli_errors import print_error
 from edgecloud.errors import EdgecloudError
 
 if TYPE_CHECKING:  # the job modules import Ray; commands load them only when they run
@@ -29,7 +30,7 @@ Cpus = Annotated[int, typer.Option(help="CPUs of the local Ray instance (ignored
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}", soft_wrap=True)
+    print_error(console, message)
     return typer.Exit(2)
 
 

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from edgecloud.cli_errors import print_error
 from edgecloud.errors import EdgecloudError
 from edgecloud.optimize.evaluate import MeasureSettings
 
@@ -71,7 +72,7 @@ def _callback(stage: Callable[[str, int], Callable[[], None]], name: str) -> Cal
 
 def _fail(exc: Exception) -> typer.Exit:
     message = exc.message if isinstance(exc, EdgecloudError) else str(exc)
-    console.print(f"[red]error:[/] {message}", soft_wrap=True)
+    print_error(console, message)
     return typer.Exit(2)
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from edgecloud.cli_errors import print_error
 from edgecloud.errors import EdgecloudError
 from edgecloud.sim.scenario import load_scenario
 
@@ -33,12 +34,10 @@ def run_mmc_command(
     from edgecloud.sim.mmc import simulate_mmc
 
     if arrival_rate <= 0 or service_rate <= 0:
-        console.print("[red]error:[/] --arrival-rate and --service-rate must be positive")
+        print_error(console, "--arrival-rate and --service-rate must be positive")
         return 2
     if arrival_rate >= servers * service_rate:
-        console.print(
-            f"[red]error:[/] unstable queue: arrival rate {arrival_rate:g} >= servers x service rate"
-        )
+        print_error(console, f"unstable queue: arrival rate {arrival_rate:g} >= servers x service rate")
         return 2
     started = time.perf_counter()
     result: dict[str, Any] = simulate_mmc(servers, arrival_rate, service_rate, requests, seed)
@@ -62,7 +61,7 @@ def run_simulate_command(
     try:
         scenario = load_scenario(scenario_path)
     except EdgecloudError as exc:
-        console.print(f"[red]error:[/] {exc.message}")
+        print_error(console, exc.message)
         return 2
     total = requests or scenario.requests
     with _bar(console) as progress:
@@ -126,10 +125,10 @@ def run_plan_command(
         scenario = load_scenario(scenario_path)
         slo = parse_slo(slo_text)
     except EdgecloudError as exc:
-        console.print(f"[red]error:[/] {exc.message}")
+        print_error(console, exc.message)
         return 2
     if minimize not in OBJECTIVES:
-        console.print(f"[red]error:[/] --minimize must be one of {', '.join(OBJECTIVES)}")
+        print_error(console, f"--minimize must be one of {', '.join(OBJECTIVES)}")
         return 2
     requests = min(requests, scenario.requests)
     with _bar(console) as progress:

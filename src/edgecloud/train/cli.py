@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from edgecloud.cli_errors import print_error
 from edgecloud.errors import EdgecloudError
 from edgecloud.train.classifier import VARIANTS, OnProgress
 
@@ -69,12 +70,10 @@ def classifier_command(
     from edgecloud.train.classifier import TrainConfig, train_classifier
 
     if pooling not in ("mean", "cls"):
-        console.print(f"[red]error:[/] --pooling must be mean or cls, not {pooling!r}", soft_wrap=True)
+        print_error(console, f"--pooling must be mean or cls, not {pooling!r}")
         raise typer.Exit(2)
     if data not in DATASETS:
-        console.print(
-            f"[red]error:[/] unknown data {data!r}; choose from {', '.join(DATASETS)}", soft_wrap=True
-        )
+        print_error(console, f"unknown data {data!r}; choose from {', '.join(DATASETS)}")
         raise typer.Exit(2)
     try:
         config = TrainConfig(
@@ -92,7 +91,7 @@ def classifier_command(
         with _progress() as report:
             result = train_classifier(config, out, report)
     except EdgecloudError as exc:
-        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
+        print_error(console, exc.message)
         raise typer.Exit(2) from None
     _print_training(result)
 
@@ -145,7 +144,7 @@ def cascade_report_command(
         with _progress() as report:
             tiers = measure_tiers(edge, cloud, limit=limit, edge_int8=edge_int8, on_progress=report)
     except (EdgecloudError, ValueError) as exc:
-        console.print(f"[red]error:[/] {getattr(exc, 'message', exc)}", soft_wrap=True)
+        print_error(console, str(getattr(exc, "message", exc)))
         raise typer.Exit(2) from None
     rows = cascade_table(tiers, values)
     table = Table(
