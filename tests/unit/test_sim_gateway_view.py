@@ -125,3 +125,5 @@ def test_a_mix_cycle_fixes_the_order_of_the_kinds() -> None:
 def test_a_mix_cycle_naming_a_missing_entry_is_a_clear_error() -> None:
     with pytest.raises(InvalidRequest, match=r"mix_cycle names mix entries 0\.\.1"):
         _bench_like(users=1, mix_order="cycle", mix_cycle=[0, 2])
+    with pytest.raises(InvalidRequest, match="mix_cycle needs mix_order: cycle"):
+        _bench_like(users=1, mix_order="random", mix_cycle=[0, 1])

@@ -260,7 +260,7 @@ class FleetSim:
         figures = (
             edge_seen,
             self._edge_ewma[device],
-            max(self._probe_queue, self._cloud_open[device]),  # _cloud_queue, inlined: the hot path
+            self._cloud_queue(device),
             -1 if service is None else to_steps(service + self._rtt_kept[device]),
         )
         self._seen[device] = figures

@@ -108,6 +108,8 @@ class DeviceClass(_Strict):
         cycle = self.mix_cycle
         if cycle is not None and (not cycle or any(not 0 <= m < len(self.mix) for m in cycle)):
             raise ValueError(f"mix_cycle names mix entries 0..{len(self.mix) - 1}: {self.mix_cycle}")
+        if cycle is not None and self.mix_order != "cycle":
+            raise ValueError("mix_cycle needs mix_order: cycle")
         return self
 
 
