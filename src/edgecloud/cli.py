@@ -207,6 +207,9 @@ def gateway(
         typer.Option(help="serve this model as the edge tier inside this process; repeatable"),
     ] = None,
     upstream_ca: Annotated[Path | None, typer.Option(help="CA bundle that signs https upstreams")] = None,
+    shutdown_timeout: Annotated[
+        float, typer.Option(min=0, help="seconds in-flight responses get on SIGTERM; then they are ended")
+    ] = 30.0,
     ssl_certfile: SslCertfile = None,
     ssl_keyfile: SslKeyfile = None,
     keys: KeysFile = None,
@@ -250,7 +253,7 @@ def gateway(
         create_gateway_app(service, embedded, _key_store(keys)),
         host=host,
         port=port,
-        shutdown_timeout=30,
+        shutdown_timeout=shutdown_timeout,
         tls=_tls_files(ssl_certfile, ssl_keyfile),
     )
 
@@ -370,7 +373,10 @@ def calibrate(
 
 @app.command()
 def demo(port: Annotated[int, typer.Option(help="loopback port for the demo node")] = 8765) -> None:
-    """Start a node with SmolLM2 and MiniLM on loopback, chat, embed, show timings, stop."""
+    """The whole product on loopback, then stopped: an edge node (SmolLM2-135M + MiniLM), a cloud node
+    (Qwen2.5-Coder-1.5B) and the gateway; streams a chat, embeds, shows where each kind of request is
+    placed and why, runs a short hybrid scenario (cloud behind an emulated 80 ms link) and writes
+    bench-results/demo/report.html."""
     from edgecloud.demo import run_demo
 
     raise typer.Exit(run_demo(port, console))
@@ -414,6 +420,19 @@ def netem(
     emulator = LinkEmulator(host_port(listen), host_port(upstream), profile, online=preset != "offline")
     console.print(f"netem {listen} -> {upstream}: {profile}")
     asyncio.run(serve_link(emulator))
+
+
+@bench_app.command("ladder")
+def bench_ladder(
+    rounds: Annotated[int, typer.Option(min=1, help="alternating rounds per model")] = 3,
+    max_tokens: Annotated[int, typer.Option(min=2, help="answer length per run")] = 64,
+    threads: Annotated[int, typer.Option(min=1, help="llama.cpp threads per node")] = 1,
+) -> None:
+    """Each chat model on the catalogue's ladder (edge to cloud) served by a real node, one at a time:
+    load time, time to first token, decode tokens/s and resident memory, side by side in one run."""
+    from edgecloud.bench.ladder import run_ladder_bench
+
+    run_ladder_bench(rounds, max_tokens, threads, Console(width=max(Console().width, 120)))
 
 
 @bench_app.command("load")

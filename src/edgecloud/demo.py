@@ -1,5 +1,6 @@
-"""`make demo`: the whole product on loopback with the bundled models. An edge node (SmolLM2 GGUF on
-llama.cpp, MiniLM), a cloud node (SmolLM2 in full precision on transformers) and the gateway in front;
+"""`make demo`: the whole product on loopback with the bundled models. An edge node (SmolLM2-135M GGUF on
+llama.cpp, MiniLM), a cloud node (Qwen2.5-Coder-1.5B GGUF on llama.cpp, the model that knows more; each
+tier's default model on the catalogue's ladder) and the gateway in front;
 the official openai client streams an answer, embeds sentences, and sends requests that the gateway
 places on different tiers, each with its reason; then a short hybrid scenario (bench.scenario) writes
 an HTML report. Everything stops cleanly at the end."""
@@ -14,10 +15,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from edgecloud.catalogue import default_model
 from edgecloud.serving.launcher import GatewayProcess, NodeProcess, ServiceProcess
 
-CHAT_MODEL = "smollm2-135m-instruct"
-EMBED_MODEL = "all-minilm-l6-v2"
+CHAT_MODEL = default_model("edge").name
+CLOUD_MODEL = default_model("cloud").name
+EMBED_MODEL = default_model("edge", "embedding").name
 QUESTION = "What is the capital of France?"
 SENTENCES = (
     "The edge device answers in milliseconds.",
@@ -42,14 +45,11 @@ def run_demo(port: int, console: Console) -> int:
     # One engine thread per node: the two nodes share 2 cores, and two OpenMP threads per engine
     # collapse under contention (shared/DEPENDENCIES.md, "Threads on these 2-vCPU machines").
     edge = NodeProcess([CHAT_MODEL, EMBED_MODEL], port=port, args=["--tier", "edge", "--threads", "1"])
-    cloud = NodeProcess(
-        [CHAT_MODEL],
-        args=["--runtime", "transformers", "--tier", "cloud", "--n-ctx", "2048", "--threads", "1"],
-    )
+    cloud = NodeProcess([CLOUD_MODEL], args=["--tier", "cloud", "--n-ctx", "4096", "--threads", "1"])
     with edge, cloud:
-        _wait(console, edge, "edge node: SmolLM2 GGUF (llama.cpp) + MiniLM")
+        _wait(console, edge, f"edge node: {CHAT_MODEL} (llama.cpp) + {EMBED_MODEL}")
         edge_ready = time.perf_counter() - started
-        _wait(console, cloud, "cloud node: SmolLM2 full precision (transformers)")
+        _wait(console, cloud, f"cloud node: {CLOUD_MODEL} (llama.cpp)")
         with GatewayProcess(edge=edge.url, cloud=cloud.url) as gateway:
             _wait(console, gateway, "gateway")
             out.print(
@@ -97,8 +97,9 @@ def _stream_chat(client: Any, out: Console) -> tuple[float, float, int]:
         max_tokens=64,
         stream_options={"include_usage": True},
     )
+    tier = raw.headers["x-edgecloud-tier"]
     out.print(
-        f"[bold]{CHAT_MODEL}[/] on the [bold]{raw.headers['x-edgecloud-tier']}[/] "
+        f"[bold]{CLOUD_MODEL if tier == 'cloud' else CHAT_MODEL}[/] on the [bold]{tier}[/] "
         f"({raw.headers['x-edgecloud-policy']}: {raw.headers['x-edgecloud-reason']}): ",
         end="",
     )
@@ -157,7 +158,7 @@ def _hybrid_scenario(edge_url: str, cloud_url: str, console: Console) -> Path:
     out = Path("bench-results/demo")
     stack = StackConfig(
         edge_model=CHAT_MODEL,
-        cloud_model=CHAT_MODEL,
+        cloud_model=CLOUD_MODEL,
         edge_url=edge_url,
         cloud_url=cloud_url,
         rtt_s=0.08,

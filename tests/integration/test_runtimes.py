@@ -147,21 +147,26 @@ def test_a_node_serves_a_gguf_file_and_an_hf_folder_given_by_path() -> None:
         assert len(embedded.json()["data"][0]["embedding"]) == 384
 
 
-def test_transformers_decoder_serves_a_hugging_face_folder(tmp_path: Path) -> None:
+def test_the_kept_dequantised_copy_matches_a_fresh_dequantisation_and_serves_as_a_folder(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from edgecloud.catalogue import spec_for_path
+    from edgecloud.runtimes.gguf_hf import dequantized_folder, load_gguf_decoder
 
     gguf = _local(CHAT).source.path  # type: ignore[union-attr]
-    dequantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    load_gguf_decoder(gguf)  # keeps the copy (or finds the one an earlier load kept)
+    kept = AutoModelForCausalLM.from_pretrained(dequantized_folder(gguf))
+    fresh = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    config = dequantised.config
-    if hasattr(config, "quantization_config"):  # GGUF-loaded models refuse to save; the weights are fp32
-        del config.quantization_config
-    model = AutoModelForCausalLM.from_config(config)
-    model.load_state_dict(dequantised.state_dict())
-    model.save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    ids = tokenizer("The capital of France is", return_tensors="pt")
+    with torch.inference_mode():
+        assert torch.equal(kept(**ids).logits, fresh(**ids).logits)
+    shutil.copytree(dequantized_folder(gguf), tmp_path, dirs_exist_ok=True)
     spec = spec_for_path(tmp_path)
     assert (spec.kind, spec.runtime) == ("chat", "transformers")
     runtime = create_runtime(spec, threads=2, n_ctx=1024)
@@ -177,3 +182,25 @@ def test_transformers_decoder_serves_a_hugging_face_folder(tmp_path: Path) -> No
     )
     text, _, _ = _generate(runtime, request)
     assert "Paris" in text
+
+
+def test_the_cloud_tiers_default_model_is_served_verified_and_knows_its_facts() -> None:
+    import httpx
+
+    from edgecloud.catalogue import default_model
+
+    name = default_model("cloud").name
+    with NodeProcess([name], args=["--threads", "1", "--tier", "cloud"]) as node:
+        node.wait_ready(300)
+        answer = httpx.post(
+            f"{node.url}/v1/chat/completions",
+            timeout=120,
+            json={
+                "model": name,
+                "messages": [{"role": "user", "content": "What is the capital of Australia? One word."}],
+                "max_tokens": 8,
+                "temperature": 0,
+            },
+        ).json()["choices"][0]["message"]["content"]
+        assert "Canberra" in answer
+    assert Catalogue(NodeSettings().cache_dir).verify(default_model("cloud"))

@@ -22,11 +22,11 @@ from edgecloud.serving.launcher import NodeProcess
 from edgecloud.speech.synth import SENTENCES, espeak_binary, speak, transcode
 from edgecloud.speech.voice import DialogueOptions, LocalVoice, ask_node, sse_events
 from edgecloud.speech.wer import WordErrors, word_errors
-from tests.conftest import CHAT
+from tests.conftest import CHAT, require_tool
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(espeak_binary() is None, reason="espeak-ng is not installed (make system-deps)"),
+    require_tool(espeak_binary(), "espeak-ng", "make system-deps"),
 ]
 SPEECH = "whisper-tiny-en"
 AUDIO_LIMIT = 1_000_000  # the node's EDGECLOUD_MAX_AUDIO_BYTES in these tests

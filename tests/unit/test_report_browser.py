@@ -14,10 +14,11 @@ from matplotlib import image
 from edgecloud.bench.plots import COLOURS
 from edgecloud.bench.report import write_report
 from edgecloud.bench.scenario_report import ScenarioResults, build_report
+from tests.conftest import require_tool
 from tests.unit.test_report import answers_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")]
+pytestmark = [pytest.mark.slow, require_tool(CHROMIUM, "chromium", "make system-deps")]
 
 
 def share_of_colour(pixels: np.ndarray, hex_colour: str) -> float:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from edgecloud.catalogue import default_model
 from edgecloud.cli_errors import print_error
 
 scenario_app = typer.Typer(
@@ -47,10 +48,10 @@ def hybrid(
     sweep_requests: Annotated[int, typer.Option(min=1, help="requests per placement and sweep RTT")] = 4,
     edge: Annotated[str | None, typer.Option(help="use this edge node instead of starting one")] = None,
     cloud: Annotated[str | None, typer.Option(help="use this cloud node instead of starting one")] = None,
-    edge_model: Annotated[str, typer.Option(help="the edge tier's chat model")] = "smollm2-135m-instruct",
-    cloud_model: Annotated[
-        str, typer.Option(help="the cloud tier's chat model")
-    ] = "qwen2.5-coder-0.5b-instruct",
+    edge_model: Annotated[str, typer.Option(help="the edge tier's chat model")] = default_model("edge").name,
+    cloud_model: Annotated[str, typer.Option(help="the cloud tier's chat model")] = default_model(
+        "cloud"
+    ).name,
     cloud_runtime: Annotated[
         str | None, typer.Option(help="engine of a started cloud node: llamacpp or transformers")
     ] = None,

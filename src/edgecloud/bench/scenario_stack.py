@@ -21,6 +21,7 @@ import httpx
 import yaml
 
 from edgecloud.bench.netem import LinkEmulator, LinkProfile
+from edgecloud.catalogue import default_model
 from edgecloud.errors import Unavailable
 from edgecloud.gateway.topology import Price, Topology, load_topology
 from edgecloud.serving.launcher import GatewayProcess, NodeProcess, ServiceProcess, free_port
@@ -32,10 +33,10 @@ EDGE_PRICE = Price()
 
 @dataclass(frozen=True)
 class StackConfig:
-    edge_model: str = "smollm2-135m-instruct"
-    # The cloud tier's larger chat model (Qwen2.5 0.5B, ~4x SmolLM2's parameters): the reference the
-    # agreement proxy compares the edge's small model with.
-    cloud_model: str = "qwen2.5-coder-0.5b-instruct"
+    # Each tier's default chat model from the catalogue's ladder: SmolLM2-135M at the edge,
+    # Qwen2.5-Coder-1.5B (11x its parameters, and it knows more) in the cloud.
+    edge_model: str = default_model("edge").name
+    cloud_model: str = default_model("cloud").name
     cloud_runtime: str | None = None  # the catalogue's engine for it; e.g. "transformers" to force one
     edge_url: str | None = None  # use this edge node instead of starting one
     cloud_url: str | None = None  # use this cloud node instead of starting one

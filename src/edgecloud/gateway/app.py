@@ -35,6 +35,7 @@ from edgecloud.gateway.service import Gateway, Placement
 from edgecloud.privacy.redact import StreamRestorer
 from edgecloud.security.auth import ApiKeyMiddleware, check_model, check_tier, request_key
 from edgecloud.security.keys import ApiKey, KeyStore
+from edgecloud.serving.drain import DrainMiddleware, OpenResponses
 from edgecloud.serving.errors import EXCEPTION_HANDLERS, read_bytes
 from edgecloud.serving.server import EmbeddedServer
 
@@ -307,9 +308,13 @@ def create_gateway_app(
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
-    middleware = [Middleware(ApiKeyMiddleware, store=keys)] if keys is not None else []
+    responses = OpenResponses()  # the server ends what is still open at its drain deadline
+    middleware = [Middleware(DrainMiddleware, responses=responses)]
+    if keys is not None:
+        middleware.append(Middleware(ApiKeyMiddleware, store=keys))
     app = Starlette(
         routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan, middleware=middleware
     )
+    app.state.open_responses = responses
     app.state.gateway = gateway
     return app

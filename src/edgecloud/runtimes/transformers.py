@@ -13,6 +13,7 @@ import numpy as np
 from edgecloud.catalogue import ModelSpec
 from edgecloud.errors import InvalidRequest, ModelFileError
 from edgecloud.runtimes.base import Capability, InferenceRequest, InferenceResult, Prepared, StepOutput
+from edgecloud.runtimes.gguf_hf import load_gguf_decoder
 from edgecloud.runtimes.hf_detok import HFDetokenizer
 from edgecloud.runtimes.textstream import DecodeState, StopMatcher, decoder_postprocess, token_budget
 
@@ -121,12 +122,12 @@ class TransformersDecoder:
         if self._n_threads:
             torch.set_num_threads(self._n_threads)
         path = _local_path(spec)
-        kwargs: dict[str, Any] = {}
-        folder = path
-        if path.is_file() and path.suffix == ".gguf":  # transformers dequantises GGUF to fp32
-            folder, kwargs = path.parent, {"gguf_file": path.name}
-        self._tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
-        self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs).eval()
+        if path.is_file() and path.suffix == ".gguf":  # dequantised to fp32 once, then kept
+            self._tokenizer, model = load_gguf_decoder(path)
+        else:
+            self._tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        self._model = model.eval()
         self.context_length = min(self._n_ctx or spec.context_length, spec.context_length)
         self._default_system = spec.default_system_prompt
 

@@ -16,6 +16,7 @@ from edgecloud.config import NodeSettings
 from edgecloud.security.auth import ApiKeyMiddleware
 from edgecloud.security.keys import KeyStore
 from edgecloud.serving.context import NodeContext
+from edgecloud.serving.drain import DrainMiddleware, OpenResponses
 from edgecloud.serving.errors import EXCEPTION_HANDLERS
 from edgecloud.serving.metrics import NodeMetrics
 from edgecloud.serving.pool import LoadEvent, ModelPool
@@ -74,9 +75,13 @@ def create_app(ctx: NodeContext, keys: KeyStore | None = None) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
-    middleware = [Middleware(ApiKeyMiddleware, store=keys)] if keys is not None else []
+    responses = OpenResponses()  # the server ends what is still open at its drain deadline
+    middleware = [Middleware(DrainMiddleware, responses=responses)]
+    if keys is not None:
+        middleware.append(Middleware(ApiKeyMiddleware, store=keys))
     app = Starlette(
         routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan, middleware=middleware
     )
+    app.state.open_responses = responses
     app.state.ctx = ctx
     return app

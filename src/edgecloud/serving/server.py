@@ -1,5 +1,5 @@
 """Running an ASGI app under uvicorn with the node's shutdown rules: on SIGTERM stop accepting, let
-in-flight streams finish within the timeout, then exit 0."""
+in-flight streams finish within the timeout, end what is still open cleanly (serving.drain), then exit 0."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -14,10 +15,34 @@ from types import FrameType
 import uvicorn
 from starlette.types import ASGIApp
 
+from edgecloud.serving.drain import OpenResponses, wait_then_expire
+
+# After the drain deadline ended the open responses, how long uvicorn may still wait for their sockets
+# to close before it cancels what is left (a handler that ignores cancellation).
+_AFTER_DEADLINE_S = 5
+
 
 class _Server(uvicorn.Server):
     """uvicorn re-raises a captured SIGTERM after its graceful shutdown, so the process dies by the
-    signal (exit -15). A node that drained cleanly should exit 0, so we keep the handlers only."""
+    signal (exit -15). A node that drained cleanly should exit 0, so we keep the handlers only.
+
+    Shutdown waits for in-flight responses itself (uvicorn would cut them at its timeout) and ends the
+    ones still open at the deadline through the app's OpenResponses."""
+
+    def __init__(
+        self, config: uvicorn.Config, *, drain_s: float = 0.0, responses: OpenResponses | None = None
+    ) -> None:
+        super().__init__(config)
+        self._drain_s = drain_s
+        self._responses = responses
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # stop accepting; uvicorn's own shutdown closes them again (a no-op)
+        for connection in list(self.server_state.connections):
+            connection.shutdown()  # idle keep-alive connections close, busy ones after their response
+        await wait_then_expire(self.server_state.connections, self._responses, self._drain_s)
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -50,7 +75,7 @@ def run_server(
         port=port,
         log_level=log_level,
         lifespan="on",
-        timeout_graceful_shutdown=max(1, int(shutdown_timeout)),
+        timeout_graceful_shutdown=_AFTER_DEADLINE_S,
         ssl_certfile=tls[0] if tls else None,
         ssl_keyfile=tls[1] if tls else None,
         access_log=False,
@@ -61,7 +86,8 @@ def run_server(
     # collections during serving only walk request garbage (shorter, rarer pauses).
     gc.collect()
     gc.freeze()
-    _Server(config).run()
+    responses = getattr(getattr(app, "state", None), "open_responses", None)
+    _Server(config, drain_s=shutdown_timeout, responses=responses).run()
 
 
 class EmbeddedServer:
