@@ -244,9 +244,6 @@ class Catalogue:
     def names(self) -> list[str]:
         return list(self._specs)
 
-    def default_model(self, tier: TierName, kind: Kind = "chat") -> ModelSpec:
-        return default_model(tier, kind, tuple(self))
-
     def resolve(self, name_or_path: str) -> ModelSpec:
         """A catalogue name, or a path to a GGUF file or a Hugging Face model folder."""
         if name_or_path in self._specs:

@@ -30,7 +30,8 @@ from edgecloud.serving.launcher import NodeProcess
 PROMPT = "Write a long story about a lighthouse keeper who finds a message in a bottle.\n\nOnce upon a time,"
 
 
-def _rate(tokens: int, first: float | None, last: float | None) -> float:
+def decode_rate(tokens: int, first: float | None, last: float | None) -> float:
+    """Tokens per second after the first one: prefill is excluded (0.0 when fewer than two tokens)."""
     if first is None or last is None or tokens < 2 or last <= first:
         return 0.0
     return (tokens - 1) / (last - first)
@@ -46,7 +47,7 @@ def raw_decode_rate(llm: Any, max_tokens: int, logprobs: bool = False) -> float:
         last = time.perf_counter()
         first = first or last
         tokens += 1
-    return _rate(tokens, first, last)
+    return decode_rate(tokens, first, last)
 
 
 def node_decode_rate(url: str, model: str, max_tokens: int, logprobs: bool = False) -> float:
@@ -72,7 +73,7 @@ def node_decode_rate(url: str, model: str, max_tokens: int, logprobs: bool = Fal
             elif chunk["choices"]:
                 last = time.perf_counter()
                 first = first or last
-    return _rate(tokens, first, last)
+    return decode_rate(tokens, first, last)
 
 
 def run_engine_bench(

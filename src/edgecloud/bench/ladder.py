@@ -16,6 +16,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from edgecloud.bench.engine import decode_rate
 from edgecloud.catalogue import BUNDLED, ModelSpec
 from edgecloud.serving.launcher import NodeProcess
 
@@ -56,8 +57,7 @@ def measure_once(url: str, model: str, max_tokens: int) -> tuple[float, float]:
                 stamps.append(time.perf_counter())
     if not stamps:
         return float("nan"), float("nan")
-    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
-    return stamps[0] - start, rate
+    return stamps[0] - start, decode_rate(len(stamps), stamps[0], stamps[-1])
 
 
 def _rss_mb(pid: int) -> float:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from edgecloud.errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 SHUTDOWN_MESSAGE = "the server is shutting down and ended this response at its drain deadline; retry"
@@ -43,20 +45,19 @@ class _Response:
 
     async def finish(self) -> None:
         """End the response cleanly after the drain deadline cancelled its handler."""
-        error = {"error": {"message": SHUTDOWN_MESSAGE, "type": "server_error", "code": "shutting_down"}}
+        error = Unavailable(SHUTDOWN_MESSAGE, code="shutting_down")
         if not self.started:
-            body = json.dumps(error).encode()
+            headers = [(b"content-type", b"application/json")]
+            headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
             await self.send_downstream(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1")],
-                }
+                {"type": "http.response.start", "status": error.status, "headers": headers}
             )
-            await self.send_downstream({"type": "http.response.body", "body": body})
+            await self.send_downstream(
+                {"type": "http.response.body", "body": json.dumps(error.to_body()).encode()}
+            )
         elif self.streaming:
-            event = f"data: {json.dumps(error, separators=(',', ':'))}\n\ndata: [DONE]\n\n".encode()
-            await self.send_downstream({"type": "http.response.body", "body": event})
+            event = f"data: {json.dumps(error.to_body(), separators=(',', ':'))}\n\ndata: [DONE]\n\n"
+            await self.send_downstream({"type": "http.response.body", "body": event.encode()})
         else:
             await self.send_downstream({"type": "http.response.body", "body": b""})
         self.complete = True
@@ -67,9 +68,6 @@ class OpenResponses:
     """The responses in flight in one server; `expire` ends them at the drain deadline."""
 
     _open: dict[asyncio.Task[object], _Response] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return sum(1 for response in self._open.values() if not response.complete)
 
     def expire(self) -> int:
         """Cancel every unfinished handler so that it ends its response; returns how many."""
