@@ -81,7 +81,7 @@ def test_a_full_queue_answers_429_with_retry_after(cloud: NodeProcess) -> None:
     body = {
         "model": CHAT,
         "messages": [{"role": "user", "content": QUESTIONS[3]}],
-        "max_tokens": 60,
+        "max_tokens": 24,
         "temperature": 0,
     }
 

@@ -175,7 +175,9 @@ def test_stopping_the_cloud_keeps_requests_on_the_edge_and_restarting_brings_it_
 ) -> None:
     edge, _ = tiers
     port = free_port()
-    cloud = cloud_node(port).start()
+    # llama.cpp here: what is tested is failover and recovery, and it starts in ~2 s, not ~8
+    restartable = lambda: NodeProcess([CHAT], port=port, args=["--tier", "cloud"])  # noqa: E731
+    cloud = restartable().start()
     try:
         cloud.wait_ready(300)
         with GatewayProcess(config=_config(tmp_path, edge.url, cloud.url, "{threshold: -100}")) as gateway:
@@ -188,8 +190,12 @@ def test_stopping_the_cloud_keeps_requests_on_the_edge_and_restarting_brings_it_
                 r = post()
                 assert r.status_code == 200
                 assert r.headers["x-edgecloud-tier"] == "edge"
-                assert r.headers["x-edgecloud-policy"] == "offline"
-            cloud = cloud_node(port).start()
+                # until the gateway has seen the cloud fail (a probe, or this request's own refused
+                # connection), a request placed there fails over; from then on placement says offline
+                failed_over = r.headers["x-edgecloud-reason"].startswith("failover from cloud")
+                assert failed_over or r.headers["x-edgecloud-policy"] == "offline"
+            assert r.headers["x-edgecloud-policy"] == "offline"
+            cloud = restartable().start()
             cloud.wait_ready(300)
             deadline = time.monotonic() + 30
             while post().headers["x-edgecloud-tier"] != "cloud":

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from edgecloud.gateway.placement import RequestView, TierState, TierStates
-from edgecloud.router.federated import FederatedConfig, noise_multiplier, simulate
-from edgecloud.router.model import RouterNet, accuracy, save_router, split, train_central
+from edgecloud.router.federated import FederatedConfig, noise_multiplier
+from edgecloud.router.model import RouterNet, accuracy, save_router, train_central
 
 pytestmark = pytest.mark.slow
 DATA = Path(__file__).parents[2] / "examples" / "router" / "smollm2-boolq-nq.jsonl"
@@ -26,23 +26,40 @@ def test_a_smaller_epsilon_means_more_noise() -> None:
 
 
 def _toy(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Separable data, so that what is tested is the training loop, not the dataset."""
+    """Separable features, so that what is tested is the training loop, not the dataset."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
     x = rng.normal(size=(n, 16)).astype(np.float32) + y[:, None].astype(np.float32) * 1.5
     return x, y
 
 
-def test_federated_simulation_with_three_dp_sites_learns() -> None:
-    x, y = _toy()
-    data = split(x, y)
-    result = simulate(data, FederatedConfig(sites=3, rounds=4, epsilon=8.0))
-    assert len(result["history"]) == 4
-    assert result["accuracy"] > 0.8  # FedAvg of DP-SGD sites still learns a separable problem
-    assert all(s > 0 for s in result["noise_multipliers"])
+def _separable(path: Path, n: int = 240, seed: int = 0) -> Path:
+    """Prompts whose label is plain from their topic (sums the edge gets right, essays it does not), so
+    what is tested is the training: one Flower simulation, central and federated, through the command."""
+    rng = np.random.default_rng(seed)
+    topics = [
+        "the fall of Rome",
+        "the French Revolution",
+        "quantum entanglement",
+        "monetary policy",
+        "the causes of the First World War",
+        "protein folding",
+        "Kant's ethics",
+        "plate tectonics",
+    ]
+    rows = []
+    for i in range(n):
+        if i % 2:
+            a, b = rng.integers(2, 99, 2)
+            prompt = f"What is {a} plus {b}? Answer with the number."
+        else:
+            prompt = f"Write a detailed essay on {topics[int(rng.integers(len(topics)))]}, with sources."
+        rows.append({"source": "toy", "prompt": prompt, "edge_answer": "", "edge_good": bool(i % 2)})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
 
 
-def test_router_train_command_compares_central_and_federated(tmp_path: Path) -> None:
+def test_router_train_command_learns_centrally_and_federated_with_dp(tmp_path: Path) -> None:
     out = tmp_path / "router"
     done = subprocess.run(
         [
@@ -52,15 +69,13 @@ def test_router_train_command_compares_central_and_federated(tmp_path: Path) -> 
             "router",
             "train",
             "--data",
-            str(DATA),
+            str(_separable(tmp_path / "toy.jsonl")),
             "--sites",
             "3",
             "--rounds",
             "3",
             "--epsilons",
             "8",
-            "--limit",
-            "240",
             "--out",
             str(out),
         ],
@@ -70,8 +85,13 @@ def test_router_train_command_compares_central_and_federated(tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
-    assert {"central_no_dp", "majority_baseline", "federated"} <= set(report)
-    assert 0.0 <= report["federated"]["epsilon=8"]["accuracy"] <= 1.0
+    assert report["majority_baseline"] < 0.65
+    assert report["central_no_dp"]["accuracy"] > 0.9
+    federated = report["federated"]["epsilon=8"]
+    assert len(federated["accuracy_by_round"]) == 3 and federated["noise_multiplier"] > 0
+    # FedAvg of DP-SGD sites still learns a separable problem: it ranks every prompt right (its bias
+    # moves slowly in 3 noisy rounds, so the threshold tuned on the training split is the one to read)
+    assert federated["roc_auc"] > 0.95 and federated["balanced_accuracy"] > 0.9
     assert (out / "router.pt").is_file() and (out / "router.json").is_file()
 
 

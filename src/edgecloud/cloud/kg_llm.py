@@ -67,7 +67,7 @@ class LlmRefiner:
             max_tokens=self._max_tokens,
             temperature=0,
         )
-        content: Any = answer["choices"][0]["message"]["content"]  # type: ignore[index]
+        content: Any = answer["choices"][0]["message"]["content"]
         try:
             found = json.loads(content or "{}").get("triples", [])
         except json.JSONDecodeError:  # cut off at max_tokens

@@ -108,8 +108,8 @@ class FusedInt8(torch.nn.Module):
 
     def __init__(self, parts: list[Int8Linear]) -> None:
         super().__init__()
-        weight = torch.cat([part.int8_weight for part in parts])  # type: ignore[misc]
-        scale = torch.cat([part.int8_scale for part in parts])  # type: ignore[misc]
+        weight = torch.cat([part.int8_weight for part in parts])
+        scale = torch.cat([part.int8_scale for part in parts])
         bias = None  # a projection without a bias adds zeros beside one that has one
         if any(part.bias is not None for part in parts):
             bias = torch.cat([_bias_or_zeros(part) for part in parts])
@@ -163,7 +163,7 @@ def _linears(model: torch.nn.Module) -> list[tuple[torch.nn.Module, str, torch.n
     """(parent, attribute, linear) for every Linear except tied output heads (lm_head shares the
     embedding matrix in most small decoders: quantizing it would untie and duplicate it)."""
     found = []
-    embeddings = model.get_input_embeddings() if _has_embeddings(model) else None  # type: ignore[operator]
+    embeddings = model.get_input_embeddings() if _has_embeddings(model) else None
     tied = {id(p) for p in embeddings.parameters()} if embeddings is not None else set()
     for _, parent in model.named_modules():
         for attr, child in parent.named_children():
@@ -174,7 +174,7 @@ def _linears(model: torch.nn.Module) -> list[tuple[torch.nn.Module, str, torch.n
 
 def _has_embeddings(model: torch.nn.Module) -> bool:
     try:
-        return model.get_input_embeddings() is not None  # type: ignore[operator]
+        return model.get_input_embeddings() is not None
     except (AttributeError, NotImplementedError):
         return False
 
@@ -240,5 +240,5 @@ def int8_parameter_count(model: torch.nn.Module) -> int:
     total = sum(p.numel() for p in model.parameters())
     for module in model.modules():
         if isinstance(module, Int8Linear):
-            total += int(module.int8_weight.numel())  # type: ignore[operator]
+            total += int(module.int8_weight.numel())
     return total

@@ -41,9 +41,9 @@ def dynamic_int8(src: Path, out: Path, *, source_name: str) -> list[str]:
     kind = model_kind(src)
     fresh_output(src, out)
     model, _ = _load_fp32(src, kind)
-    swapped = quantize_linears(model)  # type: ignore[arg-type]
+    swapped = quantize_linears(model)
     _copy_hf_support(src, out)
-    save_int8(model, out)  # type: ignore[arg-type]
+    save_int8(model, out)
     write_manifest(out, Manifest("dynamic-int8", "int8-safetensors", kind, source_name))
     return [
         f"{swapped} Linear layers to int8: per-channel symmetric weights, activations quantized per call to "
