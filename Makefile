@@ -24,7 +24,7 @@ WHEEL_DIR := $(HOME)/.cache/edgecloud/wheels/llama-$(LLAMA_TAG)
 TORCH_VERSION := 2.13.0
 TORCH_WHEELS ?= $(or $(PIP_FIND_LINKS),/opt/wheels)
 UV_VERSION := 0.13.9
-UV_PIP := $(VENV)/bin/uv pip install -q --python $(PY)
+UV_PIP := $(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY)
 
 .PHONY: install system-deps demo test lint typecheck unit bench clean
 
@@ -46,9 +46,11 @@ $(VENV)/bin/python:
 $(VENV)/bin/uv: $(VENV)/bin/python
 	$(PIP) install -q uv==$(UV_VERSION)
 
-# uv installs the ~225 packages in well under a minute where pip took ~4 (it resolves and downloads in
-# parallel); the set it picks is the same as pip's. torch comes from the local CPU wheel when the machine
-# has one (PIP_FIND_LINKS), else pip fetches the pinned CPU build as pip is configured to.
+# uv installs the ~225 packages in about a minute where pip took ~4 (it resolves, downloads and compiles
+# in parallel); the set it picks is the same as pip's. --compile-bytecode as pip does: with
+# PYTHONDONTWRITEBYTECODE=1 (set on these machines) nothing is cached at import, so every node and test
+# process would compile torch and transformers from source again. torch comes from the local CPU wheel
+# when the machine has one (PIP_FIND_LINKS), else pip fetches the pinned CPU build as pip is configured to.
 $(STAMP): $(VENV)/bin/uv pyproject.toml requirements/models.txt Makefile
 	@wheel=$$(for d in $(TORCH_WHEELS); do ls $$d/torch-$(TORCH_VERSION)+cpu-*.whl 2>/dev/null; done | head -1); \
 	if [ -n "$$wheel" ]; then $(UV_PIP) --no-deps "$$wheel"; else $(PIP) install -q torch==$(TORCH_VERSION); fi

@@ -72,6 +72,11 @@ def test_eval_cli_writes_records_and_a_cascade_report(node: NodeProcess, tmp_pat
     assert report["tradeoffs"][0]["method"] == "letter" and len(report["tradeoffs"][0]["points"]) == 5
     assert "data:image/png;base64," in (out / "report.html").read_text()
     assert len((out / "records.jsonl").read_text().splitlines()) == 4
+    # the same model on both sides: no difference, and the paired test says so
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert comparison["method"] == "letter" and comparison["n"] == 4
+    assert comparison["mean_a"] == comparison["mean_b"] and not comparison["significant"]
+    assert "cloud - edge on letter: +0.000" in result.stdout
 
 
 def test_an_unknown_suite_is_a_clear_error():

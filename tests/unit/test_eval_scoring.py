@@ -6,7 +6,14 @@ import pytest
 
 from edgecloud.eval.cascade import tradeoff
 from edgecloud.eval.harness import Record
-from edgecloud.eval.scoring import chrf, contains_answer, exact_match, extract_letter, wilson_interval
+from edgecloud.eval.scoring import (
+    chrf,
+    contains_answer,
+    exact_match,
+    extract_letter,
+    paired_difference,
+    wilson_interval,
+)
 from edgecloud.eval.suites import ChoiceItem, OpenItem, TranslationItem, load_suite
 
 
@@ -97,3 +104,26 @@ def test_an_eval_run_becomes_calibration_samples_for_the_gateway_cascade(tmp_pat
         (False, True),
     ]
     assert choose_threshold(samples, 0.95).chosen.cloud_share == 0.25  # only "d" must escalate
+
+
+def test_the_paired_comparison_uses_mcnemars_exact_test_on_right_or_wrong_scores() -> None:
+    # 20 items only the cloud got right, 5 only the edge: p = 2 * P(X <= 5 | n=25, 1/2) = 0.00408
+    pairs = [(0.0, 1.0)] * 20 + [(1.0, 0.0)] * 5 + [(1.0, 1.0)] * 30 + [(0.0, 0.0)] * 45
+    result = paired_difference(pairs)
+    assert (result.n, result.mean_a, result.mean_b) == (100, 0.35, 0.5)
+    assert result.p_value == pytest.approx(0.0040773, rel=1e-4) and result.significant
+    assert result.ci_low < result.difference < result.ci_high and result.ci_low > 0
+
+
+def test_equal_tiers_are_not_significantly_different_and_continuous_scores_use_a_sign_flip() -> None:
+    same = paired_difference([(1.0, 1.0), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0)])
+    assert same.difference == 0 and same.p_value == 1.0 and not same.significant
+    noisy = paired_difference([(0.40, 0.42), (0.50, 0.47), (0.30, 0.33), (0.60, 0.58)])
+    assert 0 < noisy.p_value <= 1 and not noisy.significant
+    better = paired_difference([(0.3 + i / 100, 0.5 + i / 100) for i in range(30)])
+    assert better.significant and better.ci_low == pytest.approx(0.2)
+
+
+def test_a_comparison_with_no_common_items_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no item"):
+        paired_difference([])

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from edgecloud.errors import InvalidRequest
 from edgecloud.eval.harness import Record
+from edgecloud.eval.scoring import PairedDifference, paired_difference
 from edgecloud.gateway.calibrate import Sample
 
 
@@ -52,6 +53,17 @@ def pair_records(
         if record.error is None and other and method in record.scores and signal in record.confidence:
             rows.append((record.confidence[signal], record.scores[method], other.scores[method]))
     return rows
+
+
+def compare_tiers(edge: Sequence[Record], cloud: Sequence[Record], method: str) -> PairedDifference:
+    """Cloud minus edge on the items both scored with `method`, tested item by item."""
+    by_id = {r.id: r for r in cloud if r.error is None and method in r.scores}
+    pairs = [
+        (record.scores[method], by_id[record.id].scores[method])
+        for record in edge
+        if record.error is None and method in record.scores and record.id in by_id
+    ]
+    return paired_difference(pairs)
 
 
 def tradeoff(edge: Sequence[Record], cloud: Sequence[Record], method: str, signal: str) -> Tradeoff:

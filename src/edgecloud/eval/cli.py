@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from edgecloud.eval.cascade import Tradeoff, tradeoff
+from edgecloud.eval.cascade import Tradeoff, compare_tiers, tradeoff
 from edgecloud.eval.harness import Record, SuiteSummary, run_items, summarize
 from edgecloud.eval.report import write_cascade_report, write_records
+from edgecloud.eval.scoring import PairedDifference
 from edgecloud.eval.suites import Item
 
 PRIMARY = {"nq-open": "exact", "translation": "chrf"}
@@ -66,6 +68,14 @@ def print_summary(summary: SuiteSummary, console: Console) -> None:
     )
 
 
+def print_difference(method: str, difference: PairedDifference, console: Console) -> None:
+    verdict = "significant" if difference.significant else "not significant"
+    console.print(
+        f"cloud - edge on {method}: {difference.difference:+.3f} (95% CI {difference.ci_low:+.3f} to "
+        f"{difference.ci_high:+.3f}, paired over {difference.n} items; p={difference.p_value:.2g}, {verdict})"
+    )
+
+
 def print_tradeoff(curve: Tradeoff, console: Console) -> None:
     half = curve.at_share(0.5)
     reach = curve.share_for(0.95)
@@ -109,9 +119,14 @@ def run_eval_command(
         for m in methods
         if m in (primary, "loglik")
     ]
+    difference = compare_tiers(records, cloud_records, primary)
+    print_difference(primary, difference, console)
     for curve in curves:
         print_tradeoff(curve, console)
     if out is not None:
+        (out / "comparison.json").write_text(
+            json.dumps({"method": primary, **asdict(difference), "significant": difference.significant})
+        )
         write_records(out / "records-cloud.jsonl", cloud_records)
         page = write_cascade_report(out, summary, cloud_summary, curves)
         console.print(f"report: {page}")

@@ -1,5 +1,6 @@
-"""How answers are judged: letter extraction, SQuAD-style exact match, chrF, and Wilson intervals.
-Pure functions, so the unit tests pin the rules down."""
+"""How answers are judged: letter extraction, SQuAD-style exact match, chrF, Wilson intervals, and
+the paired comparison of two tiers on the same items. Pure functions, so the unit tests pin the rules
+down."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import math
 import re
 import string
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _LETTER_PATTERNS = (
@@ -75,3 +78,63 @@ def percentile(values: Sequence[float], q: float) -> float:
     rank = (len(ordered) - 1) * q / 100
     low, high = math.floor(rank), math.ceil(rank)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """How much better tier B scored than tier A on the same items."""
+
+    n: int
+    mean_a: float
+    mean_b: float
+    ci_low: float  # 95% paired-bootstrap interval of mean(b - a)
+    ci_high: float
+    p_value: float  # two-sided: McNemar's exact test for 0/1 scores, a sign-flip test otherwise
+
+    @property
+    def difference(self) -> float:
+        return self.mean_b - self.mean_a
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < 0.05
+
+
+def paired_difference(
+    pairs: Sequence[tuple[float, float]], *, resamples: int = 4000, seed: int = 0
+) -> PairedDifference:
+    """Two tiers answered the same items, so their scores are compared item by item: a paired test is
+    far more sensitive than asking whether two separate intervals overlap."""
+    import numpy as np
+
+    if not pairs:
+        raise ValueError("no item was scored on both sides")
+    scores = np.asarray(pairs, dtype=float)
+    diffs = scores[:, 1] - scores[:, 0]
+    rng = np.random.default_rng(seed)
+    boot = diffs[rng.integers(0, len(diffs), size=(resamples, len(diffs)))].mean(axis=1)
+    low, high = np.quantile(boot, [0.025, 0.975])
+    binary = bool(np.isin(scores, (0.0, 1.0)).all())
+    p = _mcnemar_exact(int((diffs > 0).sum()), int((diffs < 0).sum())) if binary else _sign_flip(diffs, rng)
+    return PairedDifference(
+        len(diffs), float(scores[:, 0].mean()), float(scores[:, 1].mean()), float(low), float(high), p
+    )
+
+
+def _mcnemar_exact(b_only: int, a_only: int) -> float:
+    """Two-sided exact binomial test on the discordant items (those only one side got right)."""
+    n = b_only + a_only
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(b_only, a_only) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def _sign_flip(diffs: Any, rng: Any, resamples: int = 4000) -> float:
+    """Randomisation test of a zero mean paired difference (scores such as per-item chrF)."""
+    import numpy as np
+
+    observed = abs(float(diffs.mean()))
+    signs = rng.choice((-1.0, 1.0), size=(resamples, len(diffs)))
+    flipped = np.abs((signs * diffs).mean(axis=1))
+    return float((1 + (flipped >= observed - 1e-12).sum()) / (resamples + 1))
