@@ -16,7 +16,6 @@ from edgecloud.router.federated import FederatedConfig, noise_multiplier
 from edgecloud.router.model import RouterNet, accuracy, save_router, train_central
 
 pytestmark = pytest.mark.slow
-DATA = Path(__file__).parents[2] / "examples" / "router" / "smollm2-boolq-nq.jsonl"
 
 
 def test_a_smaller_epsilon_means_more_noise() -> None:

@@ -5,7 +5,7 @@ baseline: its expected accuracy is the straight line between edge-only and cloud
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,27 +42,31 @@ class Tradeoff:
         return next((p for p in self.points if p.accuracy >= goal - 1e-9), None)
 
 
+def _both_scored(
+    edge: Sequence[Record], cloud: Sequence[Record], method: str
+) -> Iterator[tuple[Record, Record]]:
+    """(edge record, cloud record) for the items both tiers answered and scored with `method`."""
+    by_id = {r.id: r for r in cloud if r.error is None and method in r.scores}
+    for record in edge:
+        other = by_id.get(record.id)
+        if record.error is None and other and method in record.scores:
+            yield record, other
+
+
 def pair_records(
     edge: Sequence[Record], cloud: Sequence[Record], method: str, signal: str
 ) -> list[tuple[float, float, float]]:
     """(edge signal, edge score, cloud score) for items both tiers answered and scored."""
-    by_id = {r.id: r for r in cloud if r.error is None and method in r.scores}
-    rows = []
-    for record in edge:
-        other = by_id.get(record.id)
-        if record.error is None and other and method in record.scores and signal in record.confidence:
-            rows.append((record.confidence[signal], record.scores[method], other.scores[method]))
-    return rows
+    return [
+        (mine.confidence[signal], mine.scores[method], other.scores[method])
+        for mine, other in _both_scored(edge, cloud, method)
+        if signal in mine.confidence
+    ]
 
 
 def compare_tiers(edge: Sequence[Record], cloud: Sequence[Record], method: str) -> PairedDifference:
     """Cloud minus edge on the items both scored with `method`, tested item by item."""
-    by_id = {r.id: r for r in cloud if r.error is None and method in r.scores}
-    pairs = [
-        (record.scores[method], by_id[record.id].scores[method])
-        for record in edge
-        if record.error is None and method in record.scores and record.id in by_id
-    ]
+    pairs = [(mine.scores[method], other.scores[method]) for mine, other in _both_scored(edge, cloud, method)]
     return paired_difference(pairs)
 
 

@@ -115,7 +115,11 @@ def paired_difference(
     boot = diffs[rng.integers(0, len(diffs), size=(resamples, len(diffs)))].mean(axis=1)
     low, high = np.quantile(boot, [0.025, 0.975])
     binary = bool(np.isin(scores, (0.0, 1.0)).all())
-    p = _mcnemar_exact(int((diffs > 0).sum()), int((diffs < 0).sum())) if binary else _sign_flip(diffs, rng)
+    p = (
+        _mcnemar_exact(int((diffs > 0).sum()), int((diffs < 0).sum()))
+        if binary
+        else _sign_flip(diffs, rng, resamples)
+    )
     return PairedDifference(
         len(diffs), float(scores[:, 0].mean()), float(scores[:, 1].mean()), float(low), float(high), p
     )
@@ -130,7 +134,7 @@ def _mcnemar_exact(b_only: int, a_only: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def _sign_flip(diffs: Any, rng: Any, resamples: int = 4000) -> float:
+def _sign_flip(diffs: Any, rng: Any, resamples: int) -> float:
     """Randomisation test of a zero mean paired difference (scores such as per-item chrF)."""
     import numpy as np
 
