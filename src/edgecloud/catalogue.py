@@ -197,6 +197,16 @@ def default_model(tier: TierName, kind: Kind = "chat", specs: tuple[ModelSpec, .
     return ladder[0]
 
 
+def hybrid_pair(specs: tuple[ModelSpec, ...] = BUNDLED) -> tuple[ModelSpec, ModelSpec]:
+    """The edge and cloud chat models a hybrid deployment runs by default: the top rung of the edge's
+    ladder (the edge model that knows most while answering in under a second here) and the cloud's
+    default. The demo, the hybrid scenario and the router that ships with edgecloud use this pair."""
+    ladder = sorted((s for s in specs if s.tier == "edge" and s.kind == "chat"), key=lambda s: s.rung)
+    if not ladder:
+        raise ModelNotFound("the catalogue names no chat model for the edge tier")
+    return ladder[-1], default_model("cloud", "chat", specs)
+
+
 def package_dir(package: str) -> Path | None:
     """The folder of an installed package, found without importing it (some print on import)."""
     spec = importlib.util.find_spec(package)

@@ -1,9 +1,10 @@
-"""`make demo`: the whole product on loopback with the bundled models. An edge node (SmolLM2-135M GGUF on
-llama.cpp, MiniLM), a cloud node (Qwen2.5-Coder-1.5B GGUF on llama.cpp, the model that knows more; each
-tier's default model on the catalogue's ladder) and the gateway in front;
-the official openai client streams an answer, embeds sentences, and sends requests that the gateway
-places on different tiers, each with its reason; then a short hybrid scenario (bench.scenario) writes
-an HTML report. Everything stops cleanly at the end."""
+"""`make demo`: the whole product on loopback with the bundled models. An edge node (Qwen2.5-Coder-0.5B
+GGUF on llama.cpp, MiniLM), a cloud node (Qwen2.5-Coder-1.5B GGUF on llama.cpp, the model that knows
+more: the catalogue's hybrid pair) and the gateway in front, routing chat by the router that ships for
+that pair. The official openai client streams an answer, embeds sentences, and sends requests that the
+gateway places on different tiers, each with its reason; then a hybrid scenario (bench.scenario) with the
+cloud behind an emulated 40 ms link puts edge-only, cloud-only and hybrid side by side on held-out
+labeled items, on one screen and in an HTML report. Everything stops cleanly at the end."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgecloud.catalogue import default_model
+from edgecloud.catalogue import default_model, hybrid_pair
+from edgecloud.demo_story import print_story
 from edgecloud.serving.launcher import GatewayProcess, NodeProcess, ServiceProcess
 
-CHAT_MODEL = default_model("edge").name
-CLOUD_MODEL = default_model("cloud").name
+CHAT_MODEL, CLOUD_MODEL = (spec.name for spec in hybrid_pair())
 EMBED_MODEL = default_model("edge", "embedding").name
+RTT_S = 0.04
+DEMO_REQUESTS = 24  # per placement and concurrency level: 12 labeled items, 6 dialogue, 3 private, 3 mining
 QUESTION = "What is the capital of France?"
 SENTENCES = (
     "The edge device answers in milliseconds.",
@@ -30,7 +33,7 @@ SENTENCES = (
 )
 PLACEMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("dialogue", "Say hello to the user.", {"metadata": {"task": "dialogue"}}),
-    ("question (cascade)", "What is the capital of Japan?", {}),
+    ("question (router)", "What is the capital of Japan?", {}),
     ("private", "My email is jane.doe@example.com, please remind me of my appointment.", {}),
     ("mining", "Extract the main topics from these product reviews.", {"metadata": {"task": "mining"}}),
     ("pinned by the client", "Summarise this paragraph.", {"extra_headers": {"x-edgecloud-tier": "cloud"}}),
@@ -40,7 +43,7 @@ PLACEMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 def run_demo(port: int, console: Console) -> int:
     from openai import OpenAI
 
-    out = Console(width=max(Console().width, 120))
+    out = wide_console()
     started = time.perf_counter()
     # One engine thread per node: the two nodes share 2 cores, and two OpenMP threads per engine
     # collapse under contention (shared/DEPENDENCIES.md, "Threads on these 2-vCPU machines").
@@ -65,11 +68,17 @@ def run_demo(port: int, console: Console) -> int:
                 f"· {tokens} tokens at {rate:.1f} tokens/s (through the gateway)"
             )
             client.close()
-        report = _hybrid_scenario(edge.url, cloud.url, console)
+        report = _hybrid_scenario(edge.url, cloud.url, console, out)
         codes = [process.terminate() for process in (edge, cloud)]
-    out.print(f"all stopped cleanly (exit codes {codes})")
+    out.print(f"all stopped cleanly (exit codes {codes}) after {time.perf_counter() - started:.0f} s")
     out.print(f"[bold]hybrid scenario report[/]: {report.resolve()}")
     return 0 if all(code == 0 for code in codes) else 1
+
+
+def wide_console() -> Console:
+    """Tables whole when the output is a file or a pipe (rich would crop them at 80 columns)."""
+    terminal = Console()
+    return Console(width=max(terminal.width, 120) if terminal.is_terminal else 160)
 
 
 def _wait(console: Console, process: ServiceProcess, what: str) -> None:
@@ -150,29 +159,37 @@ def _placements(client: Any, out: Console) -> None:
     out.print(table)
 
 
-def _hybrid_scenario(edge_url: str, cloud_url: str, console: Console) -> Path:
-    """A short `edgecloud bench scenario hybrid` on the demo's own nodes (~1-2 minutes on 2 cores):
-    the cloud behind an emulated 80 ms link, edge-only vs cloud-only vs the gateway, one report."""
-    from edgecloud.bench.scenario import ScenarioConfig, StackConfig, run_hybrid_command
+def _hybrid_scenario(edge_url: str, cloud_url: str, console: Console, out: Console) -> Path:
+    """`edgecloud bench scenario hybrid` on the demo's own nodes (a few minutes on 2 cores): the cloud
+    behind an emulated 40 ms link, edge-only vs cloud-only vs the gateway on the same mix of held-out
+    labeled items, dialogue, private and mining prompts; the story on one screen, the figures in HTML."""
+    from edgecloud.bench.report import write_report
+    from edgecloud.bench.scenario import ScenarioConfig, StackConfig, run_scenario
+    from edgecloud.bench.scenario_report import build_report
 
-    out = Path("bench-results/demo")
+    folder = Path("bench-results/demo")
     stack = StackConfig(
         edge_model=CHAT_MODEL,
         cloud_model=CLOUD_MODEL,
         edge_url=edge_url,
         cloud_url=cloud_url,
-        rtt_s=0.08,
-        workdir=out,
+        rtt_s=RTT_S,
+        workdir=folder,
     )
     config = ScenarioConfig(
         stack=stack,
-        requests=8,
+        requests=DEMO_REQUESTS,
         concurrency=(1, 2),
         max_tokens=16,
-        sweep_rtts_s=(0.0, 0.08, 0.2),
+        sweep_rtts_s=(0.0, 0.16),
         sweep_requests=2,
-        out=out,
+        out=folder,
     )
-    console.print("\n[bold]hybrid scenario[/]: edge-only vs cloud-only (80 ms away) vs the gateway")
-    run_hybrid_command(config, console)
-    return out / "report.html"
+    console.print(
+        f"\n[bold]hybrid scenario[/]: edge-only vs cloud-only ({RTT_S * 1000:.0f} ms away) vs the gateway, "
+        f"{DEMO_REQUESTS} requests per placement and concurrency"
+    )
+    results = run_scenario(config, console)
+    _, page = write_report(build_report(results), folder)
+    print_story(results, out)
+    return page

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from edgecloud.gateway.placement import RequestView, TierState, TierStates
-from edgecloud.router.federated import FederatedConfig, noise_multiplier
-from edgecloud.router.model import RouterNet, accuracy, save_router, train_central
+from edgecloud.routing.router import artifact
+from edgecloud.routing.router.federated import FederatedConfig, noise_multiplier
+from edgecloud.routing.router.model import accuracy, train_central
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +67,7 @@ def test_router_train_command_learns_centrally_and_federated_with_dp(tmp_path: P
             "-m",
             "edgecloud",
             "router",
-            "train",
+            "federated",
             "--data",
             str(_separable(tmp_path / "toy.jsonl")),
             "--sites",
@@ -91,20 +92,30 @@ def test_router_train_command_learns_centrally_and_federated_with_dp(tmp_path: P
     # FedAvg of DP-SGD sites still learns a separable problem: it ranks every prompt right (its bias
     # moves slowly in 3 noisy rounds, so the threshold tuned on the training split is the one to read)
     assert federated["roc_auc"] > 0.95 and federated["balanced_accuracy"] > 0.9
-    assert (out / "router.pt").is_file() and (out / "router.json").is_file()
+    saved = artifact.load(out)  # in the gateway's format: valid for the labelling edge with any cloud
+    assert saved.model.kind == "mlp" and saved.pair == ("smollm2-135m-instruct", "*")
 
 
-def test_the_gateway_router_policy_places_before_generation(tmp_path: Path) -> None:
-    from edgecloud.gateway.policies import build_chain
-
+def test_central_training_learns_a_separable_set() -> None:
     x, y = _toy()
-    net = train_central(x, y)
-    assert accuracy(net, x, y) > 0.8
-    save_router(RouterNet(384), tmp_path, {"dim": 384, "hidden": 64, "threshold": 0.5})
-    chain = build_chain(["router"], {"router": {"path": str(tmp_path)}})
+    assert accuracy(train_central(x, y), x, y) > 0.8
+
+
+def test_the_gateway_router_policy_places_before_generation() -> None:
+    """The shipped router, bound to its pair, places a review on the cloud and a trivia question that
+    neither tier knows on the edge (the cloud gains on sentiment, nobody gains on NQ-open)."""
+    from edgecloud.gateway.policies import build_chain
+    from edgecloud.gateway.policies.router import RouterPolicy
+
+    chain = build_chain(["router"])
+    policy = chain.policies[0]
+    assert isinstance(policy, RouterPolicy) and policy.router is None  # unbound: abstains
     tiers = TierStates({"edge": TierState("edge"), "cloud": TierState("cloud")}, now=0)
-    decision = chain.place(
-        RequestView(kind="chat", model="auto", text="Is water wet?", prompt_tokens=4, stream=True), tiers
-    )
-    assert decision.policy == "router" and decision.tier in ("edge", "cloud")
-    assert "p=" in decision.reason
+    review = 'Movie review: "a gorgeous, moving film"\nIs the sentiment of this review positive or negative?'
+    view = RequestView(kind="chat", model="auto", text=review, prompt_tokens=20, stream=True)
+    assert chain.place(view, tiers).policy != "router"
+    policy.bind("smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
+    decision = chain.place(view, tiers)
+    assert decision.policy == "router" and decision.tier == "cloud" and "score" in decision.reason
+    policy.bind("smollm2-135m-instruct", "another-cloud")
+    assert policy.router is None

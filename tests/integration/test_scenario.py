@@ -28,12 +28,13 @@ def port_is_closed(url: str) -> bool:
 
 @pytest.mark.slow
 def test_a_tiny_hybrid_scenario_compares_placements_and_stops_everything(tmp_path: Path) -> None:
-    # The cloud node serves SmolLM2 too here, so the test stays short; the command's default cloud
-    # model is the larger Qwen2.5 0.5B.
-    stack = StackConfig(cloud_model="smollm2-135m-instruct", rtt_s=0.05, workdir=tmp_path)
+    # Both nodes serve SmolLM2 here, so the test stays short; the command's default pair is
+    # Qwen2.5-Coder-0.5B at the edge and Qwen2.5-Coder-1.5B in the cloud.
+    tiny = "smollm2-135m-instruct"
+    stack = StackConfig(edge_model=tiny, cloud_model=tiny, rtt_s=0.05, workdir=tmp_path)
     config = ScenarioConfig(
         stack=stack,
-        requests=8,  # one full mix: 4 dialogue, 2 private, 2 mining
+        requests=8,  # one full mix: 4 labeled, 2 dialogue, 1 private, 1 mining
         concurrency=(2,),
         max_tokens=4,
         warm_up_requests=1,
@@ -61,7 +62,11 @@ def test_a_tiny_hybrid_scenario_compares_placements_and_stops_everything(tmp_pat
 
     _, html = write_report(build_report(results), tmp_path / "report")
     page = html.read_text()
-    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', page)) == 9
+    # 9 plots, the quality bars and the quality/cloud-share curve (random and oracle: no router ships
+    # for a SmolLM2/SmolLM2 pair)
+    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', page)) == 11
+    labeled = [a for a in results.answers if a.kind == "labeled"]
+    assert len(labeled) == 12 and all(a.score is not None and 0 <= a.score <= 1 for a in labeled)
     assert seen and all(port_is_closed(url) for url in seen)
 
 

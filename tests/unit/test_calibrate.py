@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from edgecloud.errors import InvalidRequest
-from edgecloud.gateway.calibrate import LabeledPrompt, Sample, choose_threshold, load_prompts, write_threshold
+from edgecloud.routing.calibrate import LabeledPrompt, Sample, choose_threshold, load_prompts, write_threshold
 
 
 def test_threshold_escalates_the_least_confident_until_the_target_is_met() -> None:

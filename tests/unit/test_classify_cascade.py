@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgecloud.train.cascade import TierPredictions, cascade_row, cascade_table, escalate_mask
+from edgecloud.routing.classify_cascade import TierPredictions, cascade_row, cascade_table, escalate_mask
 
 # columns: (negative, positive); truth 1 = positive
 EDGE = np.array([[0.1, 0.9], [0.45, 0.55], [0.6, 0.4], [0.3, 0.7]])

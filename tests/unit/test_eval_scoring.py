@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from edgecloud.eval.cascade import tradeoff
 from edgecloud.eval.harness import Record
 from edgecloud.eval.scoring import (
     chrf,
@@ -15,6 +14,7 @@ from edgecloud.eval.scoring import (
     wilson_interval,
 )
 from edgecloud.eval.suites import ChoiceItem, OpenItem, TranslationItem, load_suite
+from edgecloud.routing.curve import tradeoff
 
 
 @pytest.mark.parametrize(
@@ -89,9 +89,9 @@ def test_escalating_the_least_confident_items_first_beats_random_routing_when_co
 
 
 def test_an_eval_run_becomes_calibration_samples_for_the_gateway_cascade(tmp_path):
-    from edgecloud.eval.cascade import samples_from_eval
-    from edgecloud.eval.report import write_records
-    from edgecloud.gateway.calibrate import choose_threshold
+    from edgecloud.eval.records import write_records
+    from edgecloud.routing.calibrate import choose_threshold
+    from edgecloud.routing.curve import samples_from_eval
 
     edge, cloud = _records([("a", 1, 1), ("b", 1, 0), ("c", 0, 1), ("d", 0, 1)])
     write_records(tmp_path / "records.jsonl", edge)

@@ -90,4 +90,4 @@ def test_the_example_topology_is_valid() -> None:
 
     topology = load_topology(Path(__file__).parents[2] / "examples" / "topology.yaml", env={})
     chain = build_chain(topology.policies, topology.policy_settings)
-    assert chain.names == ("privacy", "hint", "task", "offline", "latency", "cost", "cascade")
+    assert chain.names == ("privacy", "hint", "task", "offline", "cost", "router", "latency", "cascade")

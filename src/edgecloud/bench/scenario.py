@@ -164,7 +164,23 @@ def run_scenario(
     settings = asdict(config)
     settings["stack"]["workdir"] = str(config.stack.workdir)
     settings["out"] = str(config.out)
-    return ScenarioResults(settings, config.stack.rtt_s, answers, walls, sweep, prices)
+    scores = router_scores(build_workload(config.requests, config.cycle), config.stack)
+    return ScenarioResults(settings, config.stack.rtt_s, answers, walls, sweep, prices, scores)
+
+
+def router_scores(items: Sequence[Item], stack: StackConfig) -> dict[int, float]:
+    """The shipped router's score for each labeled item (what the gateway's router policy computed),
+    for the report's quality/cloud-share curve; empty when no router ships for the pair."""
+    from edgecloud.routing.router.artifact import load, shipped_for
+    from edgecloud.runtimes.embedder import embed, load_encoder
+
+    folder = shipped_for(stack.edge_model, stack.cloud_model)
+    labeled = [item for item in items if item.labeled is not None]
+    if folder is None or not labeled:
+        return {}
+    vectors = embed([item.prompt for item in labeled], encoder=load_encoder(threads=1))
+    scores = load(folder).model.scores(vectors)
+    return {item.index: float(score) for item, score in zip(labeled, scores, strict=True)}
 
 
 def _waiter(console: Console) -> Callable[[str, ServiceProcess], None]:

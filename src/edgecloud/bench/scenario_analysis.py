@@ -1,7 +1,8 @@
 """The hybrid scenario's figures from its raw answers, as pure functions (the report and the tests
 use them on recorded or synthetic answers alike): latency percentiles and throughput per placement
 and concurrency, the tier split per deciding policy, cost per 1k requests from the topology's prices,
-and agreement with cloud-only answers."""
+quality against the labeled items' gold answers (with 95% intervals, and hybrid vs cloud-only paired item
+by item), and agreement with cloud-only answers as an extra column."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from typing import Any
 from edgecloud.bench.load import percentiles
 from edgecloud.bench.scenario_client import Answer
 from edgecloud.bench.scenario_workload import exact_match, token_f1
+from edgecloud.eval.scoring import PairedDifference, paired_difference
+from edgecloud.routing.metrics import Curve, curve, oracle_curve, random_curve
+from edgecloud.routing.pairs import Pair
 
 PLACEMENTS = ("edge-only", "cloud-only", "hybrid")
 Prices = Mapping[str, tuple[float, float]]  # tier -> (input, output) per 1k tokens
@@ -125,3 +129,72 @@ def sweep_points(answers: Iterable[Answer], q: str) -> dict[str, list[tuple[floa
     for (placement, rtt), values in sorted(grouped.items()):
         points.setdefault(placement, []).append((rtt * 1000, percentiles(values)[q] * 1000))
     return points
+
+
+def _labeled_score(answer: Answer) -> float:
+    """A labeled request that failed scores 0: an answer the user never got is not a right one."""
+    return answer.score if answer.ok and answer.score is not None else 0.0
+
+
+def quality(answers: Sequence[Answer]) -> dict[str, dict[str, Any]]:
+    """Per placement (and placement/suite): the labeled answers' mean gold score with a 95% bootstrap
+    interval, and the share of them answered by the cloud."""
+    import numpy as np
+
+    groups: dict[str, list[Answer]] = defaultdict(list)
+    for a in answers:
+        if a.kind == "labeled":
+            groups[a.placement].append(a)
+            groups[f"{a.placement}/{a.suite or 'failed'}"].append(a)
+    out = {}
+    rng = np.random.default_rng(0)
+    for key, chosen in sorted(groups.items()):
+        scores = np.array([_labeled_score(a) for a in chosen])
+        boot = scores[rng.integers(0, len(scores), size=(2000, len(scores)))].mean(axis=1)
+        low, high = np.quantile(boot, [0.025, 0.975])
+        out[key] = {
+            "items": len(chosen),
+            "quality": float(scores.mean()),
+            "ci_low": float(low),
+            "ci_high": float(high),
+            "cloud_share": sum(a.ok and a.tier == "cloud" for a in chosen) / len(chosen),
+        }
+    return out
+
+
+def paired_quality(
+    answers: Sequence[Answer], a: str = "cloud-only", b: str = "hybrid"
+) -> PairedDifference | None:
+    """Placement b minus placement a on the same labeled items at the same concurrency."""
+    first = {(x.concurrency, x.index): x for x in answers if x.placement == a and x.kind == "labeled"}
+    pairs = [
+        (_labeled_score(first[(x.concurrency, x.index)]), _labeled_score(x))
+        for x in answers
+        if x.placement == b and x.kind == "labeled" and (x.concurrency, x.index) in first
+    ]
+    return paired_difference(pairs) if pairs else None
+
+
+def labeled_pairs(answers: Sequence[Answer]) -> list[Pair]:
+    """Edge-only and cloud-only answers to the same labeled item at the same concurrency, as routing
+    pairs (id "concurrency:index"), so the routing curves are drawn from what this run measured."""
+    labeled = [a for a in answers if a.kind == "labeled"]
+    cloud = {(a.concurrency, a.index): a for a in labeled if a.placement == "cloud-only"}
+    return [
+        Pair(a.suite, f"{a.concurrency}:{a.index}", "", _labeled_score(a), _labeled_score(cloud[key]))
+        for a in labeled
+        if a.placement == "edge-only" and (key := (a.concurrency, a.index)) in cloud
+    ]
+
+
+def routing_curves(answers: Sequence[Answer], router_scores: Mapping[int, float]) -> list[Curve]:
+    """Quality against cloud share on this run's labeled items: the router's ranking (when its scores
+    were recorded), random routing and the oracle."""
+    pairs = labeled_pairs(answers)
+    if not pairs:
+        return []
+    found = [random_curve(pairs), oracle_curve(pairs)]
+    indexes = [int(p.id.split(":")[1]) for p in pairs]
+    if all(i in router_scores for i in indexes):
+        found.insert(0, curve("router", pairs, [-router_scores[i] for i in indexes]))
+    return found

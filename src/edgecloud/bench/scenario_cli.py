@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from edgecloud.catalogue import default_model
+from edgecloud.bench.scenario_workload import DEFAULT_MIX
+from edgecloud.catalogue import hybrid_pair
 from edgecloud.cli_errors import print_error
 
 scenario_app = typer.Typer(
@@ -48,17 +49,16 @@ def hybrid(
     sweep_requests: Annotated[int, typer.Option(min=1, help="requests per placement and sweep RTT")] = 4,
     edge: Annotated[str | None, typer.Option(help="use this edge node instead of starting one")] = None,
     cloud: Annotated[str | None, typer.Option(help="use this cloud node instead of starting one")] = None,
-    edge_model: Annotated[str, typer.Option(help="the edge tier's chat model")] = default_model("edge").name,
-    cloud_model: Annotated[str, typer.Option(help="the cloud tier's chat model")] = default_model(
-        "cloud"
-    ).name,
+    edge_model: Annotated[str, typer.Option(help="the edge tier's chat model")] = hybrid_pair()[0].name,
+    cloud_model: Annotated[str, typer.Option(help="the cloud tier's chat model")] = hybrid_pair()[1].name,
     cloud_runtime: Annotated[
         str | None, typer.Option(help="engine of a started cloud node: llamacpp or transformers")
     ] = None,
     threads: Annotated[int, typer.Option(min=1, help="engine threads of each started node")] = 1,
     mix: Annotated[
-        str, typer.Option(help="the workload's kinds and weights, e.g. dialogue=8,private=3,mining=1")
-    ] = "dialogue=4,private=2,mining=2",
+        str,
+        typer.Option(help="kinds and weights (labeled: held-out eval items, scored against gold answers)"),
+    ] = DEFAULT_MIX,
 ) -> None:
     """Edge-only vs cloud-only vs the gateway's hybrid placement on one mixed workload, cloud behind an
     emulated link; writes OUT/report.html and OUT/report.json."""
@@ -86,7 +86,7 @@ def hybrid(
             sweep_rtts_s=_durations(sweep),
             sweep_requests=sweep_requests,
             out=out,
-            cycle=DEFAULT_CYCLE if mix == "dialogue=4,private=2,mining=2" else parse_mix(mix),
+            cycle=DEFAULT_CYCLE if mix == DEFAULT_MIX else parse_mix(mix),
         )
     except (ValueError, IndexError) as exc:
         raise typer.BadParameter(str(exc) or "empty value") from None

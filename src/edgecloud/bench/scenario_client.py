@@ -32,6 +32,8 @@ class Answer:
     policy: str = ""  # which gateway policy decided ("" outside the gateway)
     concurrency: int = 1
     rtt_s: float = 0.0
+    suite: str = ""  # a labeled item's eval suite
+    score: float | None = None  # a labeled item's score against its gold answer
 
 
 async def stream_answer(client: httpx.AsyncClient, url: str, body: dict[str, Any], answer: Answer) -> Answer:
@@ -88,6 +90,9 @@ async def run_items(
     async def send(client: httpx.AsyncClient, target: str, body: dict[str, Any]) -> Answer:
         item = by_body[id(body)]
         blank = Answer(item.index, item.kind, placement, tier=tier, concurrency=concurrency, rtt_s=rtt_s)
-        return await stream_answer(client, target, body, blank)
+        answer = await stream_answer(client, target, body, blank)
+        if item.labeled is not None and answer.ok:
+            answer.suite, answer.score = item.labeled.suite, item.score(answer.text)
+        return answer
 
     return await run_load_with(send, url, bodies, concurrency=concurrency, timeout=timeout, on_done=on_done)

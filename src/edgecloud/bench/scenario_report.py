@@ -5,7 +5,7 @@ answers compare), each a table and a plot."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from edgecloud.bench import plots
@@ -18,6 +18,9 @@ from edgecloud.bench.scenario_analysis import (
     cloud_share,
     cost_per_1k,
     levels,
+    paired_quality,
+    quality,
+    routing_curves,
     sweep_points,
     tier_split,
     ttft_ratio,
@@ -35,6 +38,7 @@ class ScenarioResults:
     walls: Mapping[tuple[str, int], float]  # (placement, concurrency) -> summed round wall time
     sweep: Sequence[Answer]  # the RTT sweep, concurrency 1
     prices: Prices
+    router_scores: Mapping[int, float] = field(default_factory=dict)  # labeled item -> router's score
 
 
 def _ms(summary: Mapping[str, Any], key: str, q: str) -> float | None:
@@ -51,6 +55,15 @@ def headline(results: ScenarioResults, summary: Mapping[str, Mapping[int, Any]])
                 summary, concurrency, q
             )
     figures["share of hybrid requests sent to the cloud"] = cloud_share(results.answers)
+    measured = quality(results.answers)
+    for placement in PLACEMENTS:
+        if placement in measured:
+            figures[f"quality on labeled items (gold), {placement}"] = measured[placement]["quality"]
+    if "hybrid" in measured and measured.get("cloud-only", {}).get("quality"):
+        figures["hybrid quality / cloud-only quality"] = (
+            measured["hybrid"]["quality"] / measured["cloud-only"]["quality"]
+        )
+        figures["share of labeled hybrid requests sent to the cloud"] = measured["hybrid"]["cloud_share"]
     agree = agreement(results.answers)
     for placement in ("hybrid", "edge-only"):
         if placement in agree:
@@ -160,6 +173,54 @@ def cost_section(results: ScenarioResults) -> Section:
     )
 
 
+def quality_section(results: ScenarioResults) -> Section | None:
+    measured = quality(results.answers)
+    if not measured:
+        return None
+    rows = [
+        (key, v["items"], v["quality"], f"{v['ci_low']:.3f}-{v['ci_high']:.3f}", v["cloud_share"])
+        for key, v in measured.items()
+    ]
+    overall = [p for p in PLACEMENTS if p in measured]
+    difference = paired_quality(results.answers)
+    paired = (
+        f" Hybrid minus cloud-only, item by item: {difference.difference:+.3f} (95% CI "
+        f"{difference.ci_low:+.3f} to {difference.ci_high:+.3f}, p={difference.p_value:.2g}, "
+        f"n={difference.n})."
+        if difference is not None
+        else ""
+    )
+    return Section(
+        "Quality against gold answers",
+        "Held-out eval items (never seen by the router's training), asked as `edgecloud eval` asks them "
+        "and scored against their gold answer: the right option, an exact answer, or chrF/100 for a "
+        "translation. A failed request scores 0." + paired,
+        (table("", ("placement / suite", "items", "quality", "95% CI", "answered by the cloud"), rows),),
+        (plots.bars(overall, {"quality": [measured[k]["quality"] for k in overall]}, "Quality", "score"),),
+    )
+
+
+def routing_section(results: ScenarioResults) -> Section | None:
+    """The quality/cloud-share curve of this run's labeled items, with the hybrid's measured point."""
+    curves = routing_curves(results.answers, results.router_scores)
+    if not curves:
+        return None
+    series = {c.name: [(s * 100, q) for s, q in zip(c.shares, c.quality, strict=True)] for c in curves}
+    measured = quality(results.answers).get("hybrid")
+    if measured is not None:
+        series["hybrid (measured)"] = [(measured["cloud_share"] * 100, measured["quality"])]
+    rows = [(c.name, c.apgr(), c.cpt(0.5), c.cpt(0.8), c.quality_at(0.5)) for c in curves]
+    return Section(
+        "Quality against cloud share",
+        "Edge-only and cloud-only answers to the same labeled items, combined offline: sending the items "
+        "a ranking puts first to the cloud, share by share. APGR is the area under the share of the "
+        "edge-cloud gap recovered (random routing 0.5); CPT(x) the cloud share that recovers x of it. "
+        "The measured hybrid point is the gateway's live placement of the same items.",
+        (table("", ("ranking", "APGR", "CPT(50%)", "CPT(80%)", "quality at 50% cloud"), rows),),
+        (plots.lines(series, "Quality vs share of cloud calls", "cloud calls (%)", "quality"),),
+    )
+
+
 def agreement_section(results: ScenarioResults) -> Section:
     agree = agreement(results.answers)
     rows = [(key, v["pairs"], v["exact_match"], v["token_f1"]) for key, v in agree.items()]
@@ -185,12 +246,14 @@ def agreement_section(results: ScenarioResults) -> Section:
 
 def build_report(results: ScenarioResults) -> Report:
     summary = levels(results.answers, results.walls)
+    optional = (quality_section(results), routing_section(results))
     sections = (
         latency_section(results, summary),
         sweep_section(results),
         throughput_section(summary),
         split_section(results),
         cost_section(results),
+        *(section for section in optional if section is not None),
         agreement_section(results),
     )
     data = {
@@ -198,8 +261,10 @@ def build_report(results: ScenarioResults) -> Report:
         "rtt_s": results.rtt_s,
         "prices": {tier: list(p) for tier, p in results.prices.items()},
         "levels": summary,
+        "quality": quality(results.answers),
         "agreement": agreement(results.answers),
         "tier_split": tier_split(results.answers),
+        "router_scores": dict(results.router_scores),
         "answers": [asdict(a) for a in results.answers],
         "sweep": [asdict(a) for a in results.sweep],
     }
@@ -222,4 +287,5 @@ def results_from_json(saved: Mapping[str, Any]) -> ScenarioResults:
         walls,
         [Answer(**a) for a in data["sweep"]],
         prices,
+        {int(k): float(v) for k, v in data.get("router_scores", {}).items()},
     )

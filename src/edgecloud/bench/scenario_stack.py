@@ -21,7 +21,7 @@ import httpx
 import yaml
 
 from edgecloud.bench.netem import LinkEmulator, LinkProfile
-from edgecloud.catalogue import default_model
+from edgecloud.catalogue import hybrid_pair
 from edgecloud.errors import Unavailable
 from edgecloud.gateway.topology import Price, Topology, load_topology
 from edgecloud.serving.launcher import GatewayProcess, NodeProcess, ServiceProcess, free_port
@@ -33,10 +33,10 @@ EDGE_PRICE = Price()
 
 @dataclass(frozen=True)
 class StackConfig:
-    # Each tier's default chat model from the catalogue's ladder: SmolLM2-135M at the edge,
-    # Qwen2.5-Coder-1.5B (11x its parameters, and it knows more) in the cloud.
-    edge_model: str = default_model("edge").name
-    cloud_model: str = default_model("cloud").name
+    # The catalogue's hybrid pair: Qwen2.5-Coder-0.5B at the edge, Qwen2.5-Coder-1.5B (3x its
+    # parameters, and it knows more) in the cloud; a router ships for this pair.
+    edge_model: str = hybrid_pair()[0].name
+    cloud_model: str = hybrid_pair()[1].name
     cloud_runtime: str | None = None  # the catalogue's engine for it; e.g. "transformers" to force one
     edge_url: str | None = None  # use this edge node instead of starting one
     cloud_url: str | None = None  # use this cloud node instead of starting one
@@ -116,7 +116,7 @@ def topology_for(config: StackConfig, edge_url: str, cloud_link_url: str) -> dic
                 "price": CLOUD_PRICE.model_dump(),
             },
         },
-        "policies": ["privacy", "hint", "task", "offline", "latency", "cost", "cascade"],
+        "policies": ["privacy", "hint", "task", "offline", "cost", "router", "latency", "cascade"],
         "policy_settings": {"latency": {"slo_ttft_ms": 800}},
         "probe_interval_s": PROBE_INTERVAL_S,
         # What the gateway saw at each decision, for `edgecloud.sim.replay` and `sim.bench_fit`.

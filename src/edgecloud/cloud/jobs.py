@@ -149,7 +149,7 @@ def mine_job(
     """`cloud job mine`: embeddings on Ray Data, then topics, keywords and near-duplicates."""
     from edgecloud.cloud.mine import MiniLMEmbedder, analyse, embedding_table
     from edgecloud.cloud.mine_report import write_mining
-    from edgecloud.router.model import EMBEDDING_MODEL
+    from edgecloud.runtimes.embedder import EMBEDDING_MODEL
 
     params = {"job": "mine", "model": EMBEDDING_MODEL, "shard_size": options.shard_size}
     run = run_sharded(options, "mine", MiniLMEmbedder, {"threads": 1}, params, embedding_table, console)
@@ -167,7 +167,7 @@ def kg_job(
     from edgecloud.cloud.kg import SPACY_MODEL, SpacyExtractor
     from edgecloud.cloud.kg_graph import build_graph, write_graph
     from edgecloud.cloud.kg_resolve import resolve
-    from edgecloud.router.model import load_encoder
+    from edgecloud.runtimes.embedder import load_encoder
 
     params = {"job": "kg", "model": SPACY_MODEL, "llm": llm, "shard_size": options.shard_size, "version": 1}
     run = run_sharded(options, "kg", SpacyExtractor, {"llm": llm}, params, kg_table, console)

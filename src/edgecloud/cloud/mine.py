@@ -23,7 +23,7 @@ class MiniLMEmbedder:
     encoder runtime, so vectors match /v1/embeddings) and embeds each batch in one forward pass."""
 
     def __init__(self, threads: int = 1, cache_dir: str | None = None) -> None:
-        from edgecloud.router.model import load_encoder
+        from edgecloud.runtimes.embedder import load_encoder
 
         self._encoder = load_encoder(threads=threads, cache_dir=Path(cache_dir) if cache_dir else None)
 

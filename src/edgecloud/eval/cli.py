@@ -12,13 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from edgecloud.eval.cascade import Tradeoff, compare_tiers, tradeoff
 from edgecloud.eval.harness import Record, SuiteSummary, run_items, summarize
-from edgecloud.eval.report import write_cascade_report, write_records
+from edgecloud.eval.records import write_records
+from edgecloud.eval.report import write_cascade_report
 from edgecloud.eval.scoring import PairedDifference
 from edgecloud.eval.suites import Item
+from edgecloud.routing.curve import Tradeoff, tradeoff
+from edgecloud.routing.pairs import compare_tiers, primary_method
 
-PRIMARY = {"nq-open": "exact", "translation": "chrf"}
 SIGNALS = {"loglik": "loglik_margin", "classify": "max_prob"}  # each method's own confidence
 
 
@@ -113,7 +114,7 @@ def run_eval_command(
     cloud_summary = summarize(suite, cloud_model or model, cloud, items, cloud_records)
     print_summary(cloud_summary, console)
     methods = [m.method for m in summary.methods if m.method in {c.method for c in cloud_summary.methods}]
-    primary = "classify" if "classify" in methods else PRIMARY.get(suite, "letter")
+    primary = primary_method(suite, methods)
     curves = [
         tradeoff(records, cloud_records, m, SIGNALS.get(m, signal))
         for m in methods

@@ -11,13 +11,11 @@ from typing import Any
 
 import httpx
 
-from edgecloud.eval import prompts
+from edgecloud.eval import gold, prompts
 from edgecloud.eval.client import Answer, Endpoint, EndpointError
 from edgecloud.eval.scoring import (
     chrf,
     contains_answer,
-    exact_match,
-    extract_letter,
     percentile,
     wilson_interval,
 )
@@ -70,10 +68,9 @@ class SuiteSummary:
 
 
 async def _choice(endpoint: Endpoint, item: ChoiceItem, sentiment: bool, loglik: bool) -> Record:
-    answer = await endpoint.chat(prompts.choice_messages(item, sentiment), max_tokens=8)
+    answer = await endpoint.chat(prompts.choice_messages(item, sentiment), max_tokens=gold.max_tokens(item))
     record = _record(item.id, answer)
-    picked = extract_letter(answer.text, len(item.options), item.options)
-    record.scores["letter"] = float(picked == item.answer)
+    record.scores["letter"] = gold.score(item, answer.text)
     letter = "ABCDEFGH"[item.answer]
     record.confidence["first_prob"] = math.exp(max(answer.first_top.values(), default=-math.inf))
     record.confidence["letter_prob"] = math.exp(
@@ -99,21 +96,20 @@ async def _score_options(endpoint: Endpoint, item: ChoiceItem, sentiment: bool, 
 
 
 async def _open(endpoint: Endpoint, item: OpenItem) -> Record:
-    answer = await endpoint.chat(prompts.open_messages(item), max_tokens=16)
+    answer = await endpoint.chat(prompts.open_messages(item), max_tokens=gold.max_tokens(item))
     record = _record(item.id, answer)
-    record.scores["exact"] = float(exact_match(answer.text, item.answers))
+    record.scores["exact"] = gold.score(item, answer.text)
     record.scores["contains"] = float(contains_answer(answer.text, item.answers))
     return record
 
 
 async def _translation(endpoint: Endpoint, item: TranslationItem) -> Record:
     answer = await endpoint.chat(
-        prompts.translation_messages(item), max_tokens=64, metadata=prompts.translation_metadata(item)
+        prompts.translation_messages(item), max_tokens=gold.max_tokens(item), metadata=gold.metadata(item)
     )
     record = _record(item.id, answer)
-    hypothesis = answer.text.strip().splitlines()[0] if answer.text.strip() else ""
-    record.answer = hypothesis
-    record.scores["chrf"] = chrf([hypothesis], [item.reference]) / 100
+    record.answer = gold.first_line(answer.text)
+    record.scores["chrf"] = gold.score(item, answer.text)
     return record
 
 

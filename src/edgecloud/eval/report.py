@@ -12,20 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from edgecloud.eval.cascade import Tradeoff
-from edgecloud.eval.harness import Record, SuiteSummary
-
-
-def write_records(path: Path, records: Sequence[Record]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
-
-
-def read_records(path: Path) -> list[Record]:
-    with path.open(encoding="utf-8") as handle:
-        return [Record(**json.loads(line)) for line in handle if line.strip()]
+from edgecloud.eval.harness import SuiteSummary
+from edgecloud.routing.curve import Tradeoff
 
 
 def tradeoff_dict(curve: Tradeoff) -> dict[str, Any]:

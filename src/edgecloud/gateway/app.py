@@ -21,7 +21,6 @@ from edgecloud.errors import Forbidden
 from edgecloud.gateway.classify import classify_answer
 from edgecloud.gateway.inbound import AUTO, Inbound, parse_inbound, task_alias
 from edgecloud.gateway.placement import Decision
-from edgecloud.gateway.policies.cascade import confidence
 from edgecloud.gateway.proxy import Opened
 from edgecloud.gateway.relay import (
     decision_headers,
@@ -33,6 +32,7 @@ from edgecloud.gateway.relay import (
 )
 from edgecloud.gateway.service import Gateway, Placement
 from edgecloud.privacy.redact import StreamRestorer
+from edgecloud.routing.signals import confidence
 from edgecloud.security.auth import ApiKeyMiddleware, check_model, check_tier, request_key
 from edgecloud.security.keys import ApiKey, KeyStore
 from edgecloud.serving.drain import DrainMiddleware, OpenResponses

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,11 +22,13 @@ from edgecloud.gateway.placement import STATES_TTL_S, Decision, PlacementChain, 
 from edgecloud.gateway.policies import build_chain, place_request
 from edgecloud.gateway.policies.cascade import CascadePolicy
 from edgecloud.gateway.policies.privacy import PrivacyPolicy
+from edgecloud.gateway.policies.router import RouterPolicy
 from edgecloud.gateway.proxy import Proxy
 from edgecloud.gateway.topology import Topology
 from edgecloud.gateway.upstreams import Tier, build_tiers
 from edgecloud.privacy.redact import Redactor
 
+log = logging.getLogger(__name__)
 PLACED_KEPT = 4096  # placement features waiting for their answer's log line (bounded: some never answer)
 
 
@@ -73,6 +76,7 @@ class Gateway:
         self.chain = build_chain(topology.policies, topology.policy_settings)
         self.cascade = next((p for p in self.chain.policies if isinstance(p, CascadePolicy)), None)
         self.privacy = next((p for p in self.chain.policies if isinstance(p, PrivacyPolicy)), None)
+        self._bind_routers(self.chain, strict=True)
         self._tenant_chains: dict[str, tuple[PlacementChain, PrivacyPolicy | None]] = {}
         period = float(topology.policy_settings.get("cost", {}).get("period_s", 86_400.0))
         self.costs = CostMeter(period, clock)
@@ -98,6 +102,10 @@ class Gateway:
         self.proxy = Proxy(self._session, self.tiers, self.topology.retries, self.metrics)
         upstreams = [u for tier in self.tiers.values() for u in tier.upstreams]
         await asyncio.gather(*(probe_once(self._session, u, models=True) for u in upstreams))
+        self._bind_routers(self.chain, strict=False)
+        for policy in self.chain.policies:
+            if isinstance(policy, RouterPolicy):
+                await asyncio.to_thread(policy.warm)
         self._probe = asyncio.create_task(
             probe_forever(self._session, upstreams, self.topology.probe_interval_s)
         )
@@ -171,8 +179,29 @@ class Gateway:
             settings["privacy"] = {**settings.get("privacy", {}), "mode": privacy_mode}
             chain = build_chain(self.topology.policies, settings)
             privacy = next(p for p in chain.policies if isinstance(p, PrivacyPolicy))
+            self._bind_routers(chain, strict=False)
             self._tenant_chains[privacy_mode] = (chain, privacy)
         return self._tenant_chains[privacy_mode]
+
+    def _bind_routers(self, chain: PlacementChain, *, strict: bool) -> None:
+        """The router policy needs the pair of chat models the tiers serve: configured ones are known at
+        construction (a router file for another pair stops the gateway there, with the reason); a pair
+        only discovered at start leaves a mismatched router out, with an error in the log."""
+        pair = tuple(t.model_for("chat") if (t := self.tiers.get(n)) else None for n in ("edge", "cloud"))
+        if strict and None in pair:
+            return
+        for policy in chain.policies:
+            if not isinstance(policy, RouterPolicy):
+                continue
+            try:
+                policy.bind(pair[0], pair[1])
+            except InvalidRequest as exc:
+                if strict:
+                    raise
+                log.error("router left out: %s", exc.message)
+                policy.router = None
+            found = f"threshold {policy.threshold:.3f}" if policy.router else "none for the pair: abstains"
+            log.info("router for edge %s, cloud %s: %s", pair[0], pair[1], found)
 
     def payload_for(
         self, placement: Placement, inbound: Inbound, *, logprobs: bool = False

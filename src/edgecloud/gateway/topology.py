@@ -64,7 +64,7 @@ class RetryConfig(_Strict):
 class Topology(_Strict):
     tiers: dict[str, TierConfig]
     policies: list[str] = Field(
-        default_factory=lambda: ["privacy", "hint", "task", "offline", "latency", "cost", "cascade"]
+        default_factory=lambda: ["privacy", "hint", "task", "offline", "cost", "router", "latency", "cascade"]
     )
     policy_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)

@@ -37,7 +37,13 @@ REPLICAS = 20  # seeded simulations of the bench's hybrid level, pooled
 # show. The gateway's EWMAs carry from round to round, so the rounds are simulated in one run, with
 # the bench's pause before each round (in which a probe sees both tiers idle) as the gap.
 ROUND_GAP_S = SETTLE_S
-KINDS: dict[str, dict[str, Any]] = {"dialogue": {}, "private": {"pii": 1.0}, "mining": {"task": "mining"}}
+# Labeled eval items are plain chat to the simulator (the router that places them reads prompt text).
+KINDS: dict[str, dict[str, Any]] = {
+    "labeled": {},
+    "dialogue": {},
+    "private": {"pii": 1.0},
+    "mining": {"task": "mining"},
+}
 
 
 def _answers(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -149,7 +149,7 @@ class Cloud(_Strict):
 class Gateway(_Strict):
     """The placement part of a gateway topology: the same names and settings `edgecloud gateway` takes."""
 
-    policies: list[str] = Field(default_factory=lambda: list(DEFAULT_ORDER))
+    policies: list[str] = Field(default_factory=lambda: [n for n in DEFAULT_ORDER if n in SIMULATED_POLICIES])
     policy_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
     probe_interval_s: float = Field(2.0, gt=0, description="how often tiers report their queue depth")
 

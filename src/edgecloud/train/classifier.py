@@ -148,7 +148,7 @@ def train_frozen_head(
     import torch
     from sklearn.linear_model import LogisticRegression
 
-    from edgecloud.router.model import load_encoder
+    from edgecloud.runtimes.embedder import load_encoder
 
     encoder = load_encoder(threads=config.threads)
     texts = [s.text for s in splits.train] + [s.text for s in splits.validation]

@@ -137,7 +137,7 @@ def cascade_report_command(
 ) -> None:
     """Accuracy vs share escalated on the held-out test split: the edge labels every snippet, those
     under the confidence threshold go to the cloud's model (random escalation at the same share beside)."""
-    from edgecloud.train.cascade import cascade_table, measure_tiers
+    from edgecloud.routing.classify_cascade import cascade_table, measure_tiers
 
     try:
         values = [float(t) for t in thresholds.split(",") if t.strip()]

@@ -24,9 +24,9 @@ POLICIES: dict[str, type[Any]] = {
     "latency": LatencyPolicy,
     "cost": CostPolicy,
     "cascade": CascadePolicy,
-    "router": RouterPolicy,  # opt-in: needs policy_settings.router.path (see `edgecloud router train`)
+    "router": RouterPolicy,  # the shipped router for the tiers' pair, or policy_settings.router.path
 }
-DEFAULT_ORDER = ("privacy", "hint", "task", "offline", "latency", "cost", "cascade")
+DEFAULT_ORDER = ("privacy", "hint", "task", "offline", "cost", "router", "latency", "cascade")
 
 
 def build_chain(

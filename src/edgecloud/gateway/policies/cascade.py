@@ -3,17 +3,12 @@ is under the threshold the gateway asks the cloud instead (the proxy does the es
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from edgecloud.gateway.placement import Decision, RequestView, TierStates
+from edgecloud.routing.signals import confidence
 
-
-def confidence(logprobs: Sequence[float], score: str = "mean") -> float:
-    """Mean or minimum token log-probability; -inf for an empty answer (nothing to trust)."""
-    if not logprobs:
-        return -math.inf
-    return min(logprobs) if score == "min" else sum(logprobs) / len(logprobs)
+__all__ = ["CascadePolicy", "confidence"]
 
 
 class CascadePolicy:

@@ -1,6 +1,11 @@
-"""router: the learned router as a pre-generation cascade. From the prompt's MiniLM embedding it
-predicts whether the edge's answer will be good enough; below the threshold the request goes to the
-cloud before anything is generated, so streaming requests are placed up front too."""
+"""router: the learned quality router as a placement policy. From the prompt's MiniLM embedding it scores
+whether the edge's answer will be as good as the cloud's; below the threshold the request goes to the
+cloud before anything is generated, so streaming requests are placed up front too.
+
+With a `path` the router is that file, checked against the tiers' models when the gateway starts. Without
+one the policy uses the router shipped for the pair of chat models the tiers serve, and abstains when
+none ships for that pair: in the default chain, a gateway in front of the bundled edge and cloud routes by
+quality out of the box, and any other pair keeps the chain's other policies."""
 
 from __future__ import annotations
 
@@ -9,42 +14,65 @@ from pathlib import Path
 from typing import Any
 
 from edgecloud.gateway.placement import Decision, RequestView, TierStates
+from edgecloud.routing.router.artifact import RouterFile, load, shipped_for
 
 
 class RouterPolicy:
     name = "router"
 
-    def __init__(self, path: str, threshold: float | None = None) -> None:
-        from edgecloud.router.model import load_router
-
-        self.net, self.meta = load_router(Path(path))
-        self.threshold = float(threshold if threshold is not None else self.meta.get("threshold", 0.5))
+    def __init__(self, path: str | None = None, threshold: float | None = None) -> None:
+        self.path = Path(path) if path else None
+        self.router: RouterFile | None = load(self.path) if self.path else None
+        self._threshold = threshold
         self._encoder: Any = None
         self._lock = threading.Lock()
 
-    def probability(self, text: str) -> float:
-        import torch
+    @property
+    def threshold(self) -> float:
+        if self._threshold is not None:
+            return self._threshold
+        return self.router.threshold if self.router is not None else 0.5
 
-        vector = self._embed(text)
-        with torch.no_grad():
-            return float(torch.sigmoid(self.net(torch.from_numpy(vector))).item())
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self._threshold = value
+
+    def bind(self, edge_model: str | None, cloud_model: str | None) -> None:
+        """Once the gateway knows what its tiers serve: check a configured router against that pair
+        (a mismatch stops the gateway with a clear error), or pick the shipped one for it."""
+        if self.path is not None and self.router is not None:
+            cloud = cloud_model if self.router.pair[1] != "*" else "*"
+            self.router.check_pair(edge_model, cloud, self.path)
+            return
+        shipped = shipped_for(edge_model, cloud_model)
+        self.router = load(shipped) if shipped is not None else None
+
+    def score(self, text: str) -> float:
+        if self.router is None:
+            raise RuntimeError("no router bound")
+        return float(self.router.model.scores(self._embed(text)[None, :])[0])
 
     def decide(self, request: RequestView, tiers: TierStates) -> Decision | None:
-        if request.kind != "chat" or not tiers.get(tiers.cloud).available:
+        if self.router is None or request.kind != "chat" or not tiers.get(tiers.cloud).available:
             return None
-        p = self.probability(request.text)
+        p = self.score(request.text)
         if p >= self.threshold:
             return Decision(
-                tiers.edge, self.name, f"router: edge answer good with p={p:.2f} >= {self.threshold:g}"
+                tiers.edge, self.name, f"router: edge as good as cloud, score {p:.2f} >= {self.threshold:.2f}"
             )
         return Decision(
-            tiers.cloud, self.name, f"router: edge answer good with p={p:.2f} < {self.threshold:g}"
+            tiers.cloud, self.name, f"router: cloud answers better, score {p:.2f} < {self.threshold:.2f}"
         )
+
+    def warm(self) -> None:
+        """Loads the encoder now (a second or two), so the first routed request does not wait for it."""
+        if self.router is not None:
+            self._embed("warm-up")
 
     def _embed(self, text: str) -> Any:
         with self._lock:
             if self._encoder is None:
-                from edgecloud.router.model import load_encoder
+                from edgecloud.runtimes.embedder import load_encoder
 
                 self._encoder = load_encoder(threads=1)
             return self._encoder.embed([text])[0]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from edgecloud.errors import InvalidRequest
-from edgecloud.gateway.policies.cascade import confidence
+from edgecloud.routing.signals import confidence
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,11 @@ class LabeledPrompt:
 
 @dataclass(frozen=True)
 class Sample:
+    """One labeled prompt: the edge's signal and each tier's score (1/0 right or wrong, or 0-1 chrF)."""
+
     confidence: float
-    edge_correct: bool
-    cloud_correct: bool
+    edge_correct: float
+    cloud_correct: float
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def choose_threshold(samples: Sequence[Sample], target: float = 0.95) -> Calibra
     options = []
     for k in _cut_points(ordered):
         quality = (sum(s.cloud_correct for s in ordered[:k]) + sum(s.edge_correct for s in ordered[k:])) / n
-        options.append(Option(_threshold_at(ordered, k), k / n, quality))
+        options.append(Option(float(_threshold_at(ordered, k)), k / n, float(quality)))
     goal = target * cloud_quality
     chosen = next((o for o in options if o.quality >= goal - 1e-12), options[-1])
     edge_quality = sum(s.edge_correct for s in ordered) / n

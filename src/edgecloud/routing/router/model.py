@@ -4,17 +4,12 @@ differentially private training is measured against."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-
-EMBEDDING_MODEL = "all-minilm-l6-v2"
 
 
 class RouterNet(nn.Module):
@@ -43,29 +38,6 @@ def split(x: np.ndarray, y: np.ndarray, test_share: float = 0.25, seed: int = 0)
         rng.shuffle(index)
         test[index[: round(len(index) * test_share)]] = True
     return Split(x[~test], y[~test], x[test], y[test])
-
-
-def load_encoder(threads: int | None = None, cache_dir: Path | None = None) -> Any:
-    """The bundled MiniLM through the node's own encoder runtime (what the router's inputs are)."""
-    from dataclasses import replace
-
-    from edgecloud.catalogue import Catalogue, LocalPath
-    from edgecloud.config import NodeSettings
-    from edgecloud.runtimes.transformers import TransformersEncoder
-
-    catalogue = Catalogue(cache_dir or NodeSettings().cache_dir)
-    spec = catalogue.resolve(EMBEDDING_MODEL)
-    spec = replace(spec, source=LocalPath(catalogue.materialize(spec)))
-    encoder = TransformersEncoder(n_threads=threads)
-    encoder.load(spec)
-    return encoder
-
-
-def embed(texts: Sequence[str], cache_dir: Path | None = None) -> np.ndarray:
-    """MiniLM sentence embeddings, 64 texts a forward pass."""
-    encoder = load_encoder(cache_dir=cache_dir)
-    batches = [encoder.embed(list(texts[i : i + 64])) for i in range(0, len(texts), 64)]
-    return np.concatenate(batches).astype(np.float32)
 
 
 def train_central(
@@ -130,16 +102,3 @@ def get_weights(net: nn.Module) -> list[np.ndarray]:
 def set_weights(net: nn.Module, weights: Sequence[np.ndarray]) -> None:
     keys = list(net.state_dict().keys())
     net.load_state_dict({k: torch.from_numpy(np.asarray(w)) for k, w in zip(keys, weights, strict=True)})
-
-
-def save_router(net: RouterNet, folder: Path, meta: dict[str, Any]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(net.state_dict(), folder / "router.pt")
-    (folder / "router.json").write_text(json.dumps({"embedding_model": EMBEDDING_MODEL, **meta}, indent=2))
-
-
-def load_router(folder: Path) -> tuple[RouterNet, dict[str, Any]]:
-    meta = json.loads((folder / "router.json").read_text())
-    net = RouterNet(int(meta.get("dim", 384)), int(meta.get("hidden", 64)))
-    net.load_state_dict(torch.load(folder / "router.pt", weights_only=True))
-    return net.eval(), meta

@@ -9,21 +9,27 @@ from typing import Any
 
 import numpy as np
 
-from edgecloud.router.data import load
-from edgecloud.router.federated import FederatedConfig, simulate
-from edgecloud.router.model import (
+from edgecloud.routing.router.artifact import save
+from edgecloud.routing.router.data import load
+from edgecloud.routing.router.federated import FederatedConfig, simulate
+from edgecloud.routing.router.model import (
     RouterNet,
     Split,
     accuracy,
     balanced_accuracy,
-    embed,
+    get_weights,
     probabilities,
     roc_auc,
-    save_router,
     set_weights,
     split,
     train_central,
     youden_threshold,
+)
+from edgecloud.routing.router.quality import RouterModel
+from edgecloud.runtimes.embedder import embed
+
+EDGE_MODEL = (
+    "smollm2-135m-instruct"  # the model whose answers labelled examples/router/smollm2-boolq-nq.jsonl
 )
 
 
@@ -58,19 +64,25 @@ def run_experiment(
         if best is None or epsilon > best[0]:
             best = (epsilon, net)
     if out is not None and best is not None:
-        scores = report["federated"][f"epsilon={best[0]:g}"]
-        save_router(
-            best[1],
-            out,
-            {
-                "dim": int(x.shape[1]),
-                "hidden": 64,
-                "threshold": scores["tuned_threshold"],
-                "trained": f"federated, {config.sites} sites, DP epsilon={best[0]:g}",
-                "test_roc_auc": scores["roc_auc"],
-            },
-        )
+        _save(out, best[1], report["federated"][f"epsilon={best[0]:g}"], config, best[0])
     return report
+
+
+def _save(out: Path, net: RouterNet, scores: dict[str, Any], config: FederatedConfig, epsilon: float) -> None:
+    """In the gateway's router format. Edge-only labels ("was the edge right?") say nothing about a
+    particular cloud, so the router is valid for the labelling edge model with any cloud ("*")."""
+    w1, b1, w2, b2 = get_weights(net)
+    save(
+        out,
+        RouterModel("mlp", {"w1": w1, "b1": b1, "w2": w2, "b2": b2}),
+        {
+            "edge_model": EDGE_MODEL,
+            "cloud_model": "*",
+            "threshold": scores["tuned_threshold"],
+            "trained": f"federated, {config.sites} sites, DP epsilon={epsilon:g}",
+            "test_roc_auc": scores["roc_auc"],
+        },
+    )
 
 
 def _scores(net: RouterNet, data: Split) -> dict[str, float]:

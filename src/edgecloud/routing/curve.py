@@ -5,14 +5,14 @@ baseline: its expected accuracy is the straight line between edge-only and cloud
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgecloud.errors import InvalidRequest
 from edgecloud.eval.harness import Record
-from edgecloud.eval.scoring import PairedDifference, paired_difference
-from edgecloud.gateway.calibrate import Sample
+from edgecloud.routing.calibrate import Sample
+from edgecloud.routing.pairs import both_scored
 
 
 @dataclass(frozen=True)
@@ -42,32 +42,15 @@ class Tradeoff:
         return next((p for p in self.points if p.accuracy >= goal - 1e-9), None)
 
 
-def _both_scored(
-    edge: Sequence[Record], cloud: Sequence[Record], method: str
-) -> Iterator[tuple[Record, Record]]:
-    """(edge record, cloud record) for the items both tiers answered and scored with `method`."""
-    by_id = {r.id: r for r in cloud if r.error is None and method in r.scores}
-    for record in edge:
-        other = by_id.get(record.id)
-        if record.error is None and other and method in record.scores:
-            yield record, other
-
-
 def pair_records(
     edge: Sequence[Record], cloud: Sequence[Record], method: str, signal: str
 ) -> list[tuple[float, float, float]]:
     """(edge signal, edge score, cloud score) for items both tiers answered and scored."""
     return [
         (mine.confidence[signal], mine.scores[method], other.scores[method])
-        for mine, other in _both_scored(edge, cloud, method)
+        for mine, other in both_scored(edge, cloud, method)
         if signal in mine.confidence
     ]
-
-
-def compare_tiers(edge: Sequence[Record], cloud: Sequence[Record], method: str) -> PairedDifference:
-    """Cloud minus edge on the items both scored with `method`, tested item by item."""
-    pairs = [(mine.scores[method], other.scores[method]) for mine, other in _both_scored(edge, cloud, method)]
-    return paired_difference(pairs)
 
 
 def tradeoff(edge: Sequence[Record], cloud: Sequence[Record], method: str, signal: str) -> Tradeoff:
@@ -92,7 +75,7 @@ def tradeoff(edge: Sequence[Record], cloud: Sequence[Record], method: str, signa
 def samples_from_eval(folder: Path, score: str = "mean") -> list[Sample]:
     """`edgecloud calibrate --from-eval`: an eval run's per-item edge confidence and both tiers'
     correctness, as calibration samples (the gateway's cascade reads the same mean/min token logprob)."""
-    from edgecloud.eval.report import read_records
+    from edgecloud.eval.records import read_records
 
     edge_file, cloud_file = folder / "records.jsonl", folder / "records-cloud.jsonl"
     if not edge_file.is_file() or not cloud_file.is_file():

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from edgecloud.router.model import RouterNet, Split, accuracy, get_weights, set_weights
+from edgecloud.routing.router.model import RouterNet, Split, accuracy, get_weights, set_weights
 
 
 @dataclass(frozen=True)
