@@ -17,13 +17,13 @@ from rich.console import Console
 from rich.table import Table
 
 from edgecloud.catalogue import default_model, hybrid_pair
-from edgecloud.demo_story import print_story
+from edgecloud.demo_story import print_story, router_line
 from edgecloud.serving.launcher import GatewayProcess, NodeProcess, ServiceProcess
 
 CHAT_MODEL, CLOUD_MODEL = (spec.name for spec in hybrid_pair())
 EMBED_MODEL = default_model("edge", "embedding").name
 RTT_S = 0.04
-DEMO_REQUESTS = 24  # per placement and concurrency level: 12 labeled items, 6 dialogue, 3 private, 3 mining
+DEMO_REQUESTS = 32  # per placement: 16 labeled items, 8 dialogue, 4 private, 4 mining
 QUESTION = "What is the capital of France?"
 SENTENCES = (
     "The edge device answers in milliseconds.",
@@ -179,17 +179,19 @@ def _hybrid_scenario(edge_url: str, cloud_url: str, console: Console, out: Conso
     config = ScenarioConfig(
         stack=stack,
         requests=DEMO_REQUESTS,
-        concurrency=(1, 2),
+        concurrency=(2,),  # two clients: the machine's two cores, one engine thread per node
         max_tokens=16,
         sweep_rtts_s=(0.0, 0.16),
-        sweep_requests=2,
+        sweep_requests=1,
+        warm_up_requests=2,
         out=folder,
     )
-    console.print(
+    out.print(
         f"\n[bold]hybrid scenario[/]: edge-only vs cloud-only ({RTT_S * 1000:.0f} ms away) vs the gateway, "
-        f"{DEMO_REQUESTS} requests per placement and concurrency"
+        f"{DEMO_REQUESTS} requests per placement, 2 at a time"
     )
     results = run_scenario(config, console)
     _, page = write_report(build_report(results), folder)
     print_story(results, out)
+    out.print(router_line(CHAT_MODEL, CLOUD_MODEL))
     return page

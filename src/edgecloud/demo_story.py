@@ -93,3 +93,24 @@ def print_story(results: ScenarioResults, console: Console) -> None:
     console.print(story_table(results))
     for line in verdicts(results):
         console.print(line)
+
+
+def router_line(edge_model: str, cloud_model: str) -> str:
+    """The shipped router's held-out figures: a few dozen live items make a noisy quality figure, so the
+    screen also says what the router did on hundreds of items it never trained on."""
+    from edgecloud.routing.router.artifact import load, shipped_for
+
+    folder = shipped_for(edge_model, cloud_model)
+    if folder is None:
+        return f"no router ships for edge {edge_model} and cloud {cloud_model}: other policies placed chat"
+    test = load(folder).meta.get("test", {})
+    point = test.get("operating_point", {})
+    if not point:
+        return f"router: {folder}"
+    return (
+        f"the router on {test['items']} held-out eval items (`edgecloud router eval`): "
+        f"APGR {test['apgr']:.2f} (random 0.50); at its threshold {point['cloud_share']:.0%} of them go to "
+        f"the cloud and reach "
+        f"{point['of_cloud_quality']:.1%} of cloud-only quality (edge alone "
+        f"{point['edge_quality'] / point['cloud_quality']:.0%})"
+    )

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,19 @@ def test_payload_is_untouched_when_nothing_changes_and_rewritten_otherwise() -> 
     assert b'"model":"smol"' in body and b"metadata" not in body
     assert b'"include_usage":true' in body and b'"logprobs":true' in body
     assert task_alias("edgecloud-mining") == "mining" and task_alias("smol") is None
+
+
+def test_a_task_the_node_frames_reaches_the_tier_and_placement_metadata_does_not() -> None:
+    """Without its translate framing the tier answers another question (it echoed the English back)."""
+    meta = {"task": "translate", "source": "English", "target": "French", "tier": "cloud"}
+    body = {"model": "auto", "metadata": meta, "messages": [{"role": "user", "content": "Hi"}]}
+    sent = json.loads(tier_payload(Inbound("chat", body, b""), "qwen", want_usage=False, want_logprobs=False))
+    assert sent["metadata"] == {"task": "translate", "source": "English", "target": "French"}
+    mining = {**body, "metadata": {"task": "mining", "privacy": "local"}}
+    sent = json.loads(
+        tier_payload(Inbound("chat", mining, b""), "qwen", want_usage=False, want_logprobs=False)
+    )
+    assert "metadata" not in sent
 
 
 def test_the_example_topology_is_valid() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from edgecloud.errors import InvalidRequest
 from edgecloud.privacy.redact import Redactor
+from edgecloud.serving.tasks import TEMPLATES
 
 TASK_ALIAS_PREFIX = "edgecloud-"
 AUTO = "auto"
@@ -92,6 +93,18 @@ def estimate_tokens(text: str) -> int:
     return len(text) // 4 + 1
 
 
+GATEWAY_KEYS = ("tier", "privacy")  # metadata that steers placement and means nothing to a model
+
+
+def framing_metadata(metadata: Any) -> dict[str, Any] | None:
+    """The metadata a node needs to frame the request (a task with a prompt template, e.g. translate and
+    its source/target): without it the tier answers a different question. Placement-only metadata
+    (mining, tier, privacy) stays in the gateway, so a plain OpenAI-compatible upstream never sees it."""
+    if not isinstance(metadata, dict) or metadata.get("task") not in TEMPLATES:
+        return None
+    return {k: v for k, v in metadata.items() if k not in GATEWAY_KEYS}
+
+
 def tier_payload(inbound: Inbound, model: str, *, want_usage: bool, want_logprobs: bool) -> bytes:
     """The body one tier receives. Unchanged bytes when nothing needs rewriting (the fast path)."""
     body = inbound.body
@@ -100,6 +113,9 @@ def tier_payload(inbound: Inbound, model: str, *, want_usage: bool, want_logprob
     if model == body["model"] and "metadata" not in body and not needs_usage and not needs_logprobs:
         return inbound.raw
     rewritten = {k: v for k, v in body.items() if k != "metadata"}
+    framing = framing_metadata(body.get("metadata"))
+    if framing:
+        rewritten["metadata"] = framing
     rewritten["model"] = model
     if needs_usage:
         rewritten["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}

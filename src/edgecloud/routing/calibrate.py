@@ -72,8 +72,9 @@ def load_prompts(path: Path) -> list[LabeledPrompt]:
     return prompts
 
 
-def choose_threshold(samples: Sequence[Sample], target: float = 0.95) -> Calibration:
-    """The fewest escalations whose quality reaches target x the cloud's quality."""
+def choose_threshold(samples: Sequence[Sample], target: float = 0.95, max_share: float = 1.0) -> Calibration:
+    """The fewest escalations whose quality reaches target x the cloud's quality; with `max_share`, a
+    cap on escalations (a cloud budget): when the target needs more, the best quality within the cap."""
     if not samples:
         raise InvalidRequest("no samples to calibrate on")
     ordered = sorted(samples, key=lambda s: s.confidence)
@@ -84,7 +85,9 @@ def choose_threshold(samples: Sequence[Sample], target: float = 0.95) -> Calibra
         quality = (sum(s.cloud_correct for s in ordered[:k]) + sum(s.edge_correct for s in ordered[k:])) / n
         options.append(Option(float(_threshold_at(ordered, k)), k / n, float(quality)))
     goal = target * cloud_quality
-    chosen = next((o for o in options if o.quality >= goal - 1e-12), options[-1])
+    allowed = [o for o in options if o.cloud_share <= max_share + 1e-12] or options[:1]
+    reached = next((o for o in allowed if o.quality >= goal - 1e-12), None)
+    chosen = reached or max(allowed, key=lambda o: (o.quality, -o.cloud_share))
     edge_quality = sum(s.edge_correct for s in ordered) / n
     return Calibration(chosen, tuple(options), edge_quality, cloud_quality, target)
 

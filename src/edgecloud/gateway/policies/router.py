@@ -57,12 +57,10 @@ class RouterPolicy:
             return None
         p = self.score(request.text)
         if p >= self.threshold:
-            return Decision(
-                tiers.edge, self.name, f"router: edge as good as cloud, score {p:.2f} >= {self.threshold:.2f}"
-            )
-        return Decision(
-            tiers.cloud, self.name, f"router: cloud answers better, score {p:.2f} < {self.threshold:.2f}"
-        )
+            reason = f"edge expected as good as cloud (score {p:.2f} >= {self.threshold:.2f})"
+            return Decision(tiers.edge, self.name, reason)
+        reason = f"cloud expected to answer better (score {p:.2f} < {self.threshold:.2f})"
+        return Decision(tiers.cloud, self.name, reason)
 
     def warm(self) -> None:
         """Loads the encoder now (a second or two), so the first routed request does not wait for it."""

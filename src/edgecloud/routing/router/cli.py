@@ -115,6 +115,9 @@ def train_command(
     target: Annotated[
         float, typer.Option(help="calibrate the threshold for this share of cloud quality")
     ] = 0.95,
+    max_share: Annotated[
+        float, typer.Option(help="at most this share of requests to the cloud, whatever the target")
+    ] = 1.0,
     kinds: Annotated[str, typer.Option(help="candidate models, comma-separated")] = ",".join(KINDS),
     report: Annotated[Path | None, typer.Option(help="write the held-out report here")] = None,
 ) -> None:
@@ -125,11 +128,16 @@ def train_command(
     if unknown or not chosen:
         raise typer.BadParameter(f"unknown router kinds {unknown}; choose from {', '.join(KINDS)}")
     with exit_on_error(console):
-        _train(pairs, out, target, chosen, report, console)
+        _train(pairs, out, (target, max_share), chosen, report, console)
 
 
 def _train(
-    pairs: Path, out: Path, target: float, kinds: list[str], report: Path | None, console: Console
+    pairs: Path,
+    out: Path,
+    goal: tuple[float, float],
+    kinds: list[str],
+    report: Path | None,
+    console: Console,
 ) -> None:
     from edgecloud.errors import InvalidRequest
     from edgecloud.routing.pairs import load_pairs
@@ -141,7 +149,7 @@ def _train(
     if not {"edge_model", "cloud_model"} <= meta.keys():
         raise InvalidRequest(f"{pairs} has no header naming its tiers' models (write it with `router label`)")
     embedder = _embedder(console)
-    trained = train_router(rows, embedder, meta, kinds=kinds, target=target)
+    trained = train_router(rows, embedder, meta, kinds=kinds, target=goal[0], max_share=goal[1])
     chosen = trained.model.kind
     result = evaluate(chosen, trained.candidates, float(trained.meta["threshold"]), rows, embedder)
     save(out, trained.model, {**trained.meta, "test": _headline(result)})
