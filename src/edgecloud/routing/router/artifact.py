@@ -86,3 +86,15 @@ def shipped_for(edge_model: str | None, cloud_model: str | None) -> Path | None:
         return None
     folder = SHIPPED / f"{edge_model}__{cloud_model}"
     return folder if (folder / "router.json").is_file() else None
+
+
+def for_pairs(folder: Path | None, meta: dict[str, str]) -> RouterFile:
+    """The router to judge a pairs file with: the given one, else the one shipped for the file's pair;
+    either way it must have been trained for that pair."""
+    edge, cloud = meta.get("edge_model"), meta.get("cloud_model")
+    folder = folder or shipped_for(edge, cloud)
+    if folder is None:
+        raise InvalidRequest(f"no router ships for edge {edge} and cloud {cloud}; give --router DIR")
+    found = load(folder)
+    found.check_pair(edge, cloud, folder)
+    return found

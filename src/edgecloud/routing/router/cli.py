@@ -173,21 +173,13 @@ def eval_command(
 
 
 def _eval(router: Path | None, pairs: Path, out: Path, console: Console) -> None:
-    from edgecloud.errors import InvalidRequest
     from edgecloud.routing.pairs import load_pairs
-    from edgecloud.routing.router.artifact import load, shipped_for
+    from edgecloud.routing.router.artifact import for_pairs
     from edgecloud.routing.router.report import write_report
     from edgecloud.routing.router.train import evaluate
 
     rows, meta = load_pairs(pairs)
-    folder = router or shipped_for(meta.get("edge_model"), meta.get("cloud_model"))
-    if folder is None:
-        raise InvalidRequest(
-            f"no router ships for edge {meta.get('edge_model')} and cloud {meta.get('cloud_model')}; "
-            "give --router DIR"
-        )
-    found = load(folder)
-    found.check_pair(meta.get("edge_model"), meta.get("cloud_model"), folder)
+    found = for_pairs(router, meta)
     result = evaluate(
         found.model.kind, {found.model.kind: found.model}, found.threshold, rows, _embedder(console)
     )
@@ -268,18 +260,13 @@ def _calibrate(
 ) -> None:
     import yaml
 
-    from edgecloud.errors import InvalidRequest
     from edgecloud.routing.calibrate import Sample, choose_threshold
     from edgecloud.routing.pairs import load_pairs
-    from edgecloud.routing.router.artifact import load, shipped_for
+    from edgecloud.routing.router.artifact import for_pairs
     from edgecloud.routing.router.train import split
 
     rows, meta = load_pairs(pairs)
-    folder = router or shipped_for(meta.get("edge_model"), meta.get("cloud_model"))
-    if folder is None:
-        raise InvalidRequest(f"no router ships for {meta}; give --router DIR")
-    found = load(folder)
-    found.check_pair(meta.get("edge_model"), meta.get("cloud_model"), folder)
+    found = for_pairs(router, meta)
     test = split(rows, "test")
     scores = found.model.scores(_embedder(console)([p.text for p in test]))
     result = choose_threshold([Sample(s, p.edge, p.cloud) for s, p in zip(scores, test, strict=True)], target)
