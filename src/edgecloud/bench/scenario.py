@@ -169,18 +169,15 @@ def run_scenario(
 
 
 def router_scores(items: Sequence[Item], stack: StackConfig) -> dict[int, float]:
-    """The shipped router's score for each labeled item (what the gateway's router policy computed),
-    for the report's quality/cloud-share curve; empty when no router ships for the pair."""
-    from edgecloud.routing.router.artifact import load, shipped_for
-    from edgecloud.runtimes.embedder import embed, load_encoder
+    """The score the gateway's router policy gives each labeled item (the same policy, bound to the
+    pair), for the report's quality/cloud-share curve; empty when no router ships for the pair."""
+    from edgecloud.gateway.policies.router import RouterPolicy
 
-    folder = shipped_for(stack.edge_model, stack.cloud_model)
-    labeled = [item for item in items if item.labeled is not None]
-    if folder is None or not labeled:
+    policy = RouterPolicy()
+    policy.bind(stack.edge_model, stack.cloud_model)
+    if policy.router is None:
         return {}
-    vectors = embed([item.prompt for item in labeled], encoder=load_encoder(threads=1))
-    scores = load(folder).model.scores(vectors)
-    return {item.index: float(score) for item, score in zip(labeled, scores, strict=True)}
+    return {item.index: policy.score(item.prompt) for item in items if item.labeled is not None}
 
 
 def _waiter(console: Console) -> Callable[[str, ServiceProcess], None]:

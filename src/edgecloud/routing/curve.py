@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from edgecloud.errors import InvalidRequest
 from edgecloud.eval.harness import Record
 from edgecloud.routing.calibrate import Sample
+from edgecloud.routing.metrics import quality_by_share
 from edgecloud.routing.pairs import both_scored
 
 
@@ -54,22 +57,19 @@ def pair_records(
 
 
 def tradeoff(edge: Sequence[Record], cloud: Sequence[Record], method: str, signal: str) -> Tradeoff:
-    rows = sorted(pair_records(edge, cloud, method, signal), key=lambda row: row[0])
-    n = len(rows)
-    if n == 0:
+    rows = pair_records(edge, cloud, method, signal)
+    if not rows:
         raise ValueError(f"no item has both tiers' {method!r} score and the edge's {signal!r} signal")
-    edge_acc = sum(r[1] for r in rows) / n
-    cloud_acc = sum(r[2] for r in rows) / n
-    points = []
-    correct = sum(r[1] for r in rows)
-    for k in range(n + 1):  # the k least confident items go to the cloud
-        if k > 0:
-            correct += rows[k - 1][2] - rows[k - 1][1]
-        share = k / n
-        threshold = rows[k][0] if k < n else None
-        baseline = (1 - share) * edge_acc + share * cloud_acc
-        points.append(TradeoffPoint(share, correct / n, baseline, threshold))
-    return Tradeoff(method, signal, edge_acc, cloud_acc, tuple(points))
+    signals, edge_scores, cloud_scores = (np.array(column, dtype=float) for column in zip(*rows, strict=True))
+    # the least confident items go to the cloud first
+    shares, quality, order = quality_by_share(edge_scores, cloud_scores, -signals)
+    edge_acc, cloud_acc = float(edge_scores.mean()), float(cloud_scores.mean())
+    thresholds = [float(signals[i]) for i in order] + [None]  # escalate below the k-th item's signal
+    points = tuple(
+        TradeoffPoint(float(share), float(q), (1 - share) * edge_acc + share * cloud_acc, threshold)
+        for share, q, threshold in zip(shares, quality, thresholds, strict=True)
+    )
+    return Tradeoff(method, signal, edge_acc, cloud_acc, points)
 
 
 def samples_from_eval(folder: Path, score: str = "mean") -> list[Sample]:

@@ -16,6 +16,8 @@ import numpy as np
 
 from edgecloud.routing.pairs import Pair
 
+Scores = Sequence[float] | np.ndarray
+
 
 @dataclass(frozen=True)
 class Curve:
@@ -56,19 +58,29 @@ class Curve:
         }
 
 
-def curve(name: str, pairs: Sequence[Pair], priority: Sequence[float] | np.ndarray) -> Curve:
-    """Escalate in order of priority (highest first; ties keep item order)."""
-    if len(pairs) != len(priority):
-        raise ValueError("one priority per pair")
-    if not pairs:
-        raise ValueError("no pairs to draw a curve from")
+def quality_by_share(
+    edge: Sequence[float] | np.ndarray,
+    cloud: Sequence[float] | np.ndarray,
+    priority: Sequence[float] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(shares 0..1, pooled quality, escalation order) when items go to the cloud in order of priority
+    (highest first; ties keep item order): the one computation behind every routing curve."""
+    if not len(edge) == len(cloud) == len(priority):
+        raise ValueError("one edge score, cloud score and priority per item")
+    if not len(edge):
+        raise ValueError("no items to draw a curve from")
+    e, c = np.asarray(edge, dtype=float), np.asarray(cloud, dtype=float)
     order = np.argsort(-np.asarray(priority, dtype=float), kind="stable")
+    gains = np.concatenate([[0.0], np.cumsum((c - e)[order])])
+    n = len(e)
+    return np.arange(n + 1) / n, (e.sum() + gains) / n, order
+
+
+def curve(name: str, pairs: Sequence[Pair], priority: Scores) -> Curve:
+    """Escalate in order of priority (highest first; ties keep item order)."""
     edge = np.array([p.edge for p in pairs])
     cloud = np.array([p.cloud for p in pairs])
-    gains = np.concatenate([[0.0], np.cumsum((cloud - edge)[order])])
-    n = len(pairs)
-    quality = (edge.sum() + gains) / n
-    shares = np.arange(n + 1) / n
+    shares, quality, _ = quality_by_share(edge, cloud, priority)
     return Curve(
         name, tuple(shares.tolist()), tuple(quality.tolist()), float(edge.mean()), float(cloud.mean())
     )

@@ -23,6 +23,7 @@ class RouterPolicy:
     def __init__(self, path: str | None = None, threshold: float | None = None) -> None:
         self.path = Path(path) if path else None
         self.router: RouterFile | None = load(self.path) if self.path else None
+        self._bound: tuple[str | None, str | None] | None = None
         self._threshold = threshold
         self._encoder: Any = None
         self._lock = threading.Lock()
@@ -33,10 +34,6 @@ class RouterPolicy:
             return self._threshold
         return self.router.threshold if self.router is not None else 0.5
 
-    @threshold.setter
-    def threshold(self, value: float) -> None:
-        self._threshold = value
-
     def bind(self, edge_model: str | None, cloud_model: str | None) -> None:
         """Once the gateway knows what its tiers serve: check a configured router against that pair
         (a mismatch stops the gateway with a clear error), or pick the shipped one for it."""
@@ -44,8 +41,11 @@ class RouterPolicy:
             cloud = cloud_model if self.router.pair[1] != "*" else "*"
             self.router.check_pair(edge_model, cloud, self.path)
             return
+        if self._bound == (edge_model, cloud_model):
+            return  # the configured pair at construction, confirmed at start: loaded once
         shipped = shipped_for(edge_model, cloud_model)
         self.router = load(shipped) if shipped is not None else None
+        self._bound = (edge_model, cloud_model)
 
     def score(self, text: str) -> float:
         if self.router is None:

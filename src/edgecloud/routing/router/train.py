@@ -144,6 +144,7 @@ def per_suite(test: Sequence[Pair], scores: np.ndarray) -> list[dict[str, Any]]:
         items = [test[i] for i in index]
         difference = paired_difference([(p.edge, p.cloud) for p in items])
         router = curve("router", items, -scores[index])
+        differ = abs(router.gap) > 1e-12  # no gap, nothing to recover: APGR is undefined
         rows.append(
             {
                 "suite": suite,
@@ -152,9 +153,9 @@ def per_suite(test: Sequence[Pair], scores: np.ndarray) -> list[dict[str, Any]]:
                 "cloud": router.cloud_quality,
                 "tiers_differ": bool(difference.significant),
                 "p_value": difference.p_value,
-                "router_apgr": router.apgr() if abs(router.gap) > 1e-12 else None,
-                "cascade_apgr": cascade_curve(items).apgr() if abs(router.gap) > 1e-12 else None,
-                "oracle_apgr": oracle_curve(items).apgr() if abs(router.gap) > 1e-12 else None,
+                "router_apgr": router.apgr() if differ else None,
+                "cascade_apgr": cascade_curve(items).apgr() if differ else None,
+                "oracle_apgr": oracle_curve(items).apgr() if differ else None,
             }
         )
     return rows
