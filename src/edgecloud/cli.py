@@ -15,6 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.table import Table
 
 from edgecloud.bench.scenario_cli import scenario_app
+from edgecloud.bench.speculative.cli import speculative as bench_speculative
 from edgecloud.catalogue import Catalogue
 from edgecloud.cli_errors import print_error
 from edgecloud.cloud.cli import cloud_app, kg_app
@@ -44,6 +45,7 @@ bench_app = typer.Typer(help="Measure engines, nodes and gateways.", no_args_is_
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 bench_app.add_typer(scenario_app, name="scenario")
+bench_app.command("speculative")(bench_speculative)
 app.add_typer(keys_app, name="keys")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(router_app, name="router")
@@ -141,6 +143,21 @@ def serve(
     max_batch_tokens: Annotated[
         int | None, typer.Option(help="transformers decoders: tokens per step, prompts joining included")
     ] = None,
+    draft_model: Annotated[
+        str | None,
+        typer.Option(help="speculative decoding: a small model (same vocabulary) drafts for the served one"),
+    ] = None,
+    draft_k: Annotated[
+        int | None, typer.Option(min=0, max=16, help="tokens drafted per round [default: adaptive]")
+    ] = None,
+    verify_url: Annotated[
+        str | None,
+        typer.Option(help="draft here, verify on this node (the cloud); the served model is its target"),
+    ] = None,
+    verify_key: Annotated[str | None, typer.Option(help="API key for --verify-url")] = None,
+    speculative_fallback: Annotated[
+        str | None, typer.Option(help="verifier unreachable: 'edge' (draft alone) or 'none' (503)")
+    ] = None,
     ssl_certfile: SslCertfile = None,
     ssl_keyfile: SslKeyfile = None,
     keys: KeysFile = None,
@@ -149,6 +166,9 @@ def serve(
     from edgecloud.serving.app import build_context, create_app
     from edgecloud.serving.server import run_server
 
+    if speculative_fallback not in (None, "edge", "none"):
+        print_error(console, f"--speculative-fallback must be 'edge' or 'none', not {speculative_fallback!r}")
+        raise typer.Exit(2)
     overrides = {
         k: v
         for k, v in {
@@ -160,6 +180,11 @@ def serve(
             "max_queue": max_queue,
             "max_batch": max_batch,
             "max_batch_tokens": max_batch_tokens,
+            "draft_model": draft_model,
+            "draft_k": draft_k,
+            "verify_url": verify_url,
+            "verify_key": verify_key,
+            "speculative_fallback": speculative_fallback,
         }.items()
         if v is not None
     }

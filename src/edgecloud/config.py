@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,4 +39,19 @@ class NodeSettings(BaseSettings):
     embed_max_batch: int = Field(32, ge=1)
     embed_max_wait_ms: float = Field(5.0, ge=0)
     shutdown_timeout: float = Field(30.0, ge=0, description="seconds in-flight streams get on SIGTERM")
+    draft_model: str | None = Field(
+        None, description="speculative decoding: this model drafts for the node's llama.cpp chat models"
+    )
+    draft_k: int | None = Field(
+        None, ge=0, le=16, description="tokens drafted per round (default: adapts to acceptance and cost)"
+    )
+    verify_url: str | None = Field(
+        None, description="speculative decoding across a link: the node whose verify route checks drafts"
+    )
+    verify_key: str | None = Field(None, description="API key for the verify node")
+    speculative_fallback: Literal["edge", "none"] = Field(
+        "none", description="verifier unreachable: go on with the draft alone (edge) or fail (none)"
+    )
+    verify_sessions: int = Field(16, ge=1, description="verify route: sessions whose KV cache is kept")
+    verify_ttl: float = Field(120.0, gt=0, description="verify route: seconds an idle session is kept")
     cache_dir: Path = Field(default_factory=default_cache_dir)

@@ -261,3 +261,35 @@ def test_an_upstream_that_was_full_takes_traffic_again_once_it_answers(tmp_path:
 
         before, after = aio.run(scenario())
     assert before and not after
+
+
+def test_a_speculative_tier_fails_over_to_the_cloud_first(tmp_path: Path) -> None:
+    """The speculative policy's decision names the cloud as fallback: when the speculative tier fails,
+    the cloud (not the edge, first in the topology) answers, and the reason says so."""
+    with EchoProcess() as edge, EchoProcess() as cloud, EchoProcess(error_rate=1.0) as speculative:
+        for echo in (edge, cloud, speculative):
+            echo.wait_ready(30)
+        path = tmp_path / "topology.yaml"
+        path.write_text(f"""\
+tiers:
+  edge:
+    upstreams: [{{url: "{edge.url}"}}]
+  cloud:
+    upstreams: [{{url: "{cloud.url}"}}]
+  speculative:
+    upstreams: [{{url: "{speculative.url}"}}]
+policies: [speculative, hint]
+policy_settings:
+  speculative: {{min_tokens: 100}}
+""")
+        with GatewayProcess(config=str(path)) as gateway:
+            gateway.wait_ready(30)
+            body = {**CHAT, "max_tokens": 300}
+            r = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=30)
+            assert r.status_code == 200
+            assert r.headers["x-edgecloud-policy"] == "speculative"
+            assert r.headers["x-edgecloud-tier"] == "cloud"
+            assert "failover from speculative" in r.headers["x-edgecloud-reason"]
+            short_body = {**CHAT, "max_tokens": 10}
+            short = httpx.post(f"{gateway.url}/v1/chat/completions", json=short_body, timeout=30)
+            assert short.headers["x-edgecloud-policy"] != "speculative"

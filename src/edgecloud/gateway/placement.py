@@ -21,6 +21,7 @@ class Decision:
     redact: bool = False  # send through the reversible PII redactor first
     pinned: bool = False  # must not fail over to another tier (private data stays where it is)
     cascade: bool = False  # answer on this tier first; escalate when its confidence is low
+    fallback: str | None = None  # the tier to fail over to first (default: the others in topology order)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,11 @@ class Proxy:
         """The first usable response from the decided tier, else (when allowed) from the other one."""
         order = [decision.tier]
         if self._retries.failover and not decision.pinned:
-            order += [name for name in self._tiers if name != decision.tier]
+            others = [name for name in self._tiers if name != decision.tier]
+            if decision.fallback in others:
+                others.remove(decision.fallback)
+                others.insert(0, decision.fallback)
+            order += others
         attempts = 0
         last: EdgecloudError | None = None
         for index, name in enumerate(order):

@@ -9,13 +9,22 @@ from edgecloud.runtimes.base import Capability, Runtime
 __all__ = ["Capability", "Runtime", "create_runtime"]
 
 
-def create_runtime(spec: ModelSpec, *, threads: int, n_ctx: int | None = None) -> Runtime:
+def create_runtime(
+    spec: ModelSpec,
+    *,
+    threads: int,
+    n_ctx: int | None = None,
+    verify_sessions: int = 16,
+    verify_ttl: float = 120.0,
+) -> Runtime:
     """The engine for a spec: llama.cpp for GGUF, transformers for HF folders (or a GGUF file when the
     spec asks for the transformers runtime: dequantised full precision), remote for URLs."""
     if spec.runtime == "llamacpp":
         from edgecloud.runtimes.llamacpp import LlamaCppRuntime
 
-        return LlamaCppRuntime(n_ctx=n_ctx, n_threads=threads)
+        return LlamaCppRuntime(
+            n_ctx=n_ctx, n_threads=threads, verify_sessions=verify_sessions, verify_ttl=verify_ttl
+        )
     if spec.runtime == "onnx":
         from edgecloud.runtimes.onnx import OnnxEncoder
 

@@ -84,6 +84,7 @@ class StepOutput:
     usage: tuple[int, int] | None = None  # (prompt, completion) tokens when the engine reports them
     # echo: each prompt token with its logprob given the tokens before it (None for the first)
     prompt_logprobs: tuple[tuple[int, float | None, tuple[tuple[int, float], ...]], ...] | None = None
+    stats: dict[str, Any] | None = None  # engine figures the response reports (speculative decoding)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class InferenceResult:
     completion_tokens: int = 0
     embeddings: Any = None
     scores: Any = None  # classifiers: label probabilities, one row per input
+    stats: dict[str, Any] | None = None
 
 
 @runtime_checkable

@@ -25,6 +25,10 @@ from edgecloud.runtimes.base import (
     SamplingParams,
     StepOutput,
 )
+from edgecloud.runtimes.logits import log_softmax_pick
+from edgecloud.runtimes.speculative.protocol import Verification, VerifyRequest
+from edgecloud.runtimes.speculative.service import VerifyService
+from edgecloud.runtimes.speculative.vocab import Vocabulary
 from edgecloud.runtimes.textstream import (
     ByteDetokenizer,
     DecodeState,
@@ -39,14 +43,25 @@ class LlamaCppRuntime:
 
     capabilities = frozenset({Capability.CHAT, Capability.COMPLETION, Capability.LOGPROBS})
 
-    def __init__(self, *, n_ctx: int | None = None, n_threads: int = 2, n_batch: int = 512) -> None:
+    def __init__(
+        self,
+        *,
+        n_ctx: int | None = None,
+        n_threads: int = 2,
+        n_batch: int = 512,
+        verify_sessions: int = 16,
+        verify_ttl: float = 120.0,
+    ) -> None:
         self._n_ctx = n_ctx
+        self._verify_limits = (verify_sessions, verify_ttl)
         self._n_threads = n_threads
         self._n_batch = n_batch
         self._llm: Any = None
         self._formatter: Any = None
         self._default_system: str | None = None
         self._pieces: dict[int, bytes] = {}
+        self._verify: VerifyService | None = None  # created by the first verify round
+        self._name = ""
         self.context_length = 0
 
     def load(self, spec: ModelSpec) -> None:
@@ -67,6 +82,7 @@ class LlamaCppRuntime:
             verbose=False,
         )
         self.context_length = int(self._llm.n_ctx())
+        self._name = spec.name
         self._default_system = spec.default_system_prompt
         template = self._llm.metadata.get("tokenizer.chat_template")
         if template and spec.kind == "chat":
@@ -75,6 +91,11 @@ class LlamaCppRuntime:
                 eos_token=self._token_text(self._llm.token_eos()),
                 bos_token=self._token_text(self._llm.token_bos()),
             )
+
+    @property
+    def llm(self) -> Any:
+        """The llama_cpp.Llama object (speculative decoding drives its context directly)."""
+        return self._llm
 
     def preprocess(self, request: InferenceRequest) -> Prepared:
         llm = self._llm
@@ -103,6 +124,8 @@ class LlamaCppRuntime:
         # Evaluate the whole prompt every time: reusing a cached prefix evaluates the last prompt token
         # in a batch of one, whose logits differ slightly from a full-batch prefill, so the same seed
         # would give different answers depending on the previous request.
+        if self._verify is not None:
+            self._verify.yield_context()
         llm.reset()
         if sampling.echo:
             yield StepOutput(prepared, prompt_logprobs=self._prompt_logprobs(prepared.tokens, sampling))
@@ -119,7 +142,7 @@ class LlamaCppRuntime:
         vocab = llm._model.vocab
         try:
             for produced, token in enumerate(generator, start=1):
-                if _is_end_of_generation(vocab, token):
+                if is_end_of_generation(vocab, token):
                     yield StepOutput(prepared, finish_reason="stop")
                     return
                 logprob: float | None = None
@@ -142,7 +165,17 @@ class LlamaCppRuntime:
     def postprocess(self, raw: StepOutput) -> InferenceResult:
         return decoder_postprocess(raw)
 
+    def verify(self, request: VerifyRequest, draft_vocabulary: Vocabulary | None = None) -> Verification:
+        """One round of a remote drafter's speculative decoding (see runtimes/speculative)."""
+        if self._verify is None:
+            sessions, ttl = self._verify_limits
+            self._verify = VerifyService(self._llm, self._name, max_sessions=sessions, ttl=ttl)
+        return self._verify.verify(request, draft_vocabulary)
+
     def close(self) -> None:
+        if self._verify is not None:
+            self._verify.close()
+            self._verify = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None
@@ -164,7 +197,7 @@ class LlamaCppRuntime:
         logits = np.ctypeslib.as_array(
             ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(llm.n_vocab(),)
         )
-        return _log_softmax_pick(logits, token, top_n)
+        return log_softmax_pick(logits, token, top_n)
 
     def _prompt_logprobs(
         self, tokens: list[int], sampling: SamplingParams
@@ -197,7 +230,7 @@ class LlamaCppRuntime:
         logits = np.concatenate(rows)
         entries: list[tuple[int, float | None, tuple[tuple[int, float], ...]]] = [(tokens[0], None, ())]
         for position in range(1, len(tokens)):
-            logprob, top = _log_softmax_pick(logits[position - 1], tokens[position], sampling.top_logprobs)
+            logprob, top = log_softmax_pick(logits[position - 1], tokens[position], sampling.top_logprobs)
             entries.append((tokens[position], logprob, top))
         return tuple(entries)
 
@@ -221,21 +254,7 @@ class LlamaCppRuntime:
         return str(self._llm._model.token_get_text(token))
 
 
-def _log_softmax_pick(
-    logits: np.ndarray, token: int, top_n: int
-) -> tuple[float, tuple[tuple[int, float], ...]]:
-    """log-softmax of one row of logits: the chosen token's logprob and the top_n alternatives."""
-    shifted = logits - logits.max()
-    log_norm = float(np.log(np.exp(shifted).sum()))
-    logprob = float(shifted[token]) - log_norm
-    if top_n <= 0:
-        return logprob, ()
-    best = np.argpartition(-shifted, top_n)[:top_n]
-    best = best[np.argsort(-shifted[best])]
-    return logprob, tuple((int(i), float(shifted[i]) - log_norm) for i in best)
-
-
-def _is_end_of_generation(vocab: Any, token: int) -> bool:
+def is_end_of_generation(vocab: Any, token: int) -> bool:
     import llama_cpp
 
     return bool(llama_cpp.llama_vocab_is_eog(vocab, token))

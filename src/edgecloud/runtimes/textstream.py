@@ -103,6 +103,7 @@ def decoder_postprocess(raw: StepOutput) -> InferenceResult:
         finish_reason=finish,
         prompt_tokens=len(raw.prepared.tokens),
         completion_tokens=state.generated,
+        stats=raw.stats,
     )
 
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from edgecloud.catalogue import Catalogue, ModelSpec
 from edgecloud.config import NodeSettings
+from edgecloud.errors import InvalidRequest
 from edgecloud.security.auth import ApiKeyMiddleware
 from edgecloud.security.keys import KeyStore
 from edgecloud.serving.context import NodeContext
@@ -24,6 +25,7 @@ from edgecloud.serving.routes.audio import dialogue, transcriptions
 from edgecloud.serving.routes.classify import classify
 from edgecloud.serving.routes.completions import chat_completions, completions
 from edgecloud.serving.routes.embeddings import embeddings
+from edgecloud.serving.routes.speculative import verify
 from edgecloud.serving.routes.system import health, list_models, metrics
 
 
@@ -49,8 +51,35 @@ def build_context(
 ) -> NodeContext:
     catalogue = Catalogue(settings.cache_dir)
     metrics = NodeMetrics()
-    pool = ModelPool(catalogue, resolve_specs(catalogue, models, runtime), settings, metrics, on_event)
+    specs = resolve_specs(catalogue, models, runtime)
+    if settings.draft_model:
+        check_draft(catalogue, specs, settings)
+    pool = ModelPool(catalogue, specs, settings, metrics, on_event)
     return NodeContext(settings=settings, pool=pool, metrics=metrics)
+
+
+def check_draft(catalogue: Catalogue, specs: Sequence[ModelSpec], settings: NodeSettings) -> None:
+    """A draft that cannot draft for a served model is refused before the node starts (one node: the
+    vocabularies are compared here; across a link the cloud compares them on every round)."""
+    from edgecloud.runtimes.speculative.vocab import check_same, vocabulary_of_file
+
+    assert settings.draft_model is not None
+    draft = catalogue.resolve(settings.draft_model)
+    if draft.runtime != "llamacpp" or draft.kind not in ("chat", "completion"):
+        raise InvalidRequest(
+            f"draft model {draft.name!r} is not a llama.cpp decoder; speculative decoding drafts with GGUF",
+            param="draft_model",
+        )
+    targets = [
+        s for s in specs if s.runtime == "llamacpp" and s.kind in ("chat", "completion") and s != draft
+    ]
+    if not targets:
+        raise InvalidRequest("--draft-model needs a llama.cpp chat model to draft for", param="draft_model")
+    if settings.verify_url:
+        return
+    draft_vocabulary = vocabulary_of_file(catalogue.materialize(draft), draft.name)
+    for target in targets:
+        check_same(vocabulary_of_file(catalogue.materialize(target), target.name), draft_vocabulary)
 
 
 def create_app(ctx: NodeContext, keys: KeyStore | None = None) -> Starlette:
@@ -69,6 +98,7 @@ def create_app(ctx: NodeContext, keys: KeyStore | None = None) -> Starlette:
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/classify", classify, methods=["POST"]),
+        Route("/v1/speculative/verify", verify, methods=["POST"]),
         Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),
         Route("/v1/audio/dialogue", dialogue, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),

@@ -95,11 +95,12 @@ class ModelPool:
     def _load(self, spec: ModelSpec) -> None:
         started = time.perf_counter()
         self._on_event(spec.name, "materialize", 0.0)
-        if spec.runtime != "remote":
+        speculative = self._drafts_for(spec)
+        if spec.runtime != "remote" and not (speculative and self._settings.verify_url):
             path = self._catalogue.materialize(spec)
             spec = replace(spec, source=LocalPath(path))
         self._on_event(spec.name, "load", time.perf_counter() - started)
-        runtime = create_runtime(spec, threads=self._settings.threads, n_ctx=self._settings.n_ctx)
+        runtime = self._speculative_runtime() if speculative else self._runtime(spec)
         runtime.load(spec)
         handle = ModelHandle(spec.name, spec, runtime, created=int(time.time()))
         if spec.kind in ("embedding", "classification"):  # encoders: batched dynamically
@@ -117,6 +118,45 @@ class ModelPool:
         self._metrics.load_seconds.labels(spec.name).set(seconds)
         self._handles[spec.name] = handle
         self._on_event(spec.name, "ready", seconds)
+
+    def _drafts_for(self, spec: ModelSpec) -> bool:
+        """--draft-model speeds up every llama.cpp decoder the node serves, except the draft itself."""
+        draft = self._settings.draft_model
+        return (
+            bool(draft)
+            and spec.runtime == "llamacpp"
+            and spec.kind in ("chat", "completion")
+            and (
+                spec.name != self._catalogue.resolve(draft).name  # type: ignore[arg-type]
+            )
+        )
+
+    def _runtime(self, spec: ModelSpec) -> Runtime:
+        settings = self._settings
+        return create_runtime(
+            spec,
+            threads=settings.threads,
+            n_ctx=settings.n_ctx,
+            verify_sessions=settings.verify_sessions,
+            verify_ttl=settings.verify_ttl,
+        )
+
+    def _speculative_runtime(self) -> Runtime:
+        from edgecloud.runtimes.speculative.runtime import SpeculativeRuntime
+
+        settings = self._settings
+        assert settings.draft_model is not None
+        draft = self._catalogue.resolve(settings.draft_model)
+        draft = replace(draft, source=LocalPath(self._catalogue.materialize(draft)))
+        return SpeculativeRuntime(
+            draft,
+            n_threads=settings.threads,
+            n_ctx=settings.n_ctx,
+            verify_url=settings.verify_url,
+            verify_key=settings.verify_key,
+            fallback=settings.speculative_fallback,
+            k=settings.draft_k,
+        )
 
     def _decoder_scheduler(self, name: str, runtime: Runtime) -> DecoderWorker | ContinuousBatcher:
         """Engines that decode many sequences per step (transformers) batch continuously; the others

@@ -153,3 +153,26 @@ class ClassifyRequest(_Body):
     def to_inference(self, request_id: str) -> InferenceRequest:
         inputs = (self.input,) if isinstance(self.input, str) else tuple(self.input)
         return InferenceRequest(request_id=request_id, kind="classification", inputs=inputs)
+
+
+class VocabularyBody(_Body):
+    model: str
+    size: int
+    sha256: str
+
+
+class VerifyBody(_Body):
+    """One round of speculative decoding across the link (see runtimes/speculative): the drafter's whole
+    context as token ids, its k drafted tokens and, when sampling, the distribution each was drawn from."""
+
+    model: str
+    session: Annotated[str, Field(min_length=1, max_length=128)]
+    tokens: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+    draft: Annotated[list[Annotated[int, Field(ge=0)]], Field(max_length=16)] = []
+    q: list[tuple[list[int], list[Annotated[float, Field(ge=0.0, le=1.0)]]]] | None = None
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] = 0.0
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    seed: int | None = None
+    logprobs: bool = False
+    top_logprobs: Annotated[int, Field(ge=0, le=20)] = 0
+    vocabulary: VocabularyBody | None = None

@@ -7,11 +7,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from edgecloud.errors import EdgecloudError, Overloaded, Unavailable
 from edgecloud.runtimes.base import InferenceResult, Prepared, Runtime
@@ -50,6 +52,32 @@ class Job:
             yield item
 
 
+class Call:
+    """Work other than a generation that must run on the engine's own thread (a verify round)."""
+
+    def __init__(self, fn: Callable[[], Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.fn = fn
+        self.future: asyncio.Future[Any] = loop.create_future()
+        self._loop = loop
+
+    def run(self) -> None:
+        try:
+            result, error = self.fn(), None
+        except BaseException as exc:  # handed to the awaiting coroutine
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown): nobody awaits any more
+            self._loop.call_soon_threadsafe(_resolve, self.future, result, error)
+
+
+def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 class DecoderWorker:
     """One thread per model drives runtime.infer/postprocess for one request at a time."""
 
@@ -57,7 +85,7 @@ class DecoderWorker:
         self.model = model
         self._runtime = runtime
         self._metrics = metrics
-        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
+        self._queue: queue.Queue[Job | Call | None] = queue.Queue(maxsize=max_queue)
         self._lock = threading.Lock()
         self._depth = 0
         self._thread = threading.Thread(target=self._run, name=f"decoder-{model}", daemon=True)
@@ -71,15 +99,24 @@ class DecoderWorker:
 
     def submit(self, prepared: Prepared) -> Job:
         job = Job(prepared, asyncio.get_running_loop())
+        self._enqueue(job)
+        return job
+
+    async def call(self, fn: Callable[[], Any]) -> Any:
+        """Runs fn on this engine's thread between generations, behind the same bounded queue."""
+        call = Call(fn, asyncio.get_running_loop())
+        self._enqueue(call)
+        return await call.future
+
+    def _enqueue(self, item: Job | Call) -> None:
         try:
-            self._queue.put_nowait(job)
+            self._queue.put_nowait(item)
         except queue.Full:
             raise Overloaded(
                 f"model {self.model!r} is busy: its queue of {self._queue.maxsize} is full; retry shortly",
                 retry_after=1.0,
             ) from None
         self._add_depth(1)
-        return job
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Asks the thread to finish after its current job; True when it has."""
@@ -97,6 +134,10 @@ class DecoderWorker:
 
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
+            if isinstance(job, Call):
+                job.run()
+                self._add_depth(-1)
+                continue
             try:
                 if not job.cancelled.is_set():
                     self._generate(job)

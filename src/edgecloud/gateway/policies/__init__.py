@@ -14,6 +14,7 @@ from edgecloud.gateway.policies.latency import LatencyPolicy
 from edgecloud.gateway.policies.offline import OfflinePolicy
 from edgecloud.gateway.policies.privacy import PrivacyPolicy
 from edgecloud.gateway.policies.router import RouterPolicy
+from edgecloud.gateway.policies.speculative import SpeculativePolicy
 from edgecloud.gateway.policies.task import TaskPolicy
 
 POLICIES: dict[str, type[Any]] = {
@@ -25,6 +26,7 @@ POLICIES: dict[str, type[Any]] = {
     "cost": CostPolicy,
     "cascade": CascadePolicy,
     "router": RouterPolicy,  # the shipped router for the tiers' pair, or policy_settings.router.path
+    "speculative": SpeculativePolicy,  # opt-in: a tier whose edge node drafts for the cloud's model
 }
 DEFAULT_ORDER = ("privacy", "hint", "task", "offline", "cost", "router", "latency", "cascade")
 

@@ -81,13 +81,16 @@ async def _collect(ctx: NodeContext, model: str, job: Job, fmt: ResponseFormat) 
         last = result
     _count(ctx, model, last, "200")
     wanted = job.prepared.request.sampling.logprobs
-    return fmt.whole(
+    body = fmt.whole(
         "".join(parts),
         logprobs if wanted else None,
         last.finish_reason,
         last.prompt_tokens,
         last.completion_tokens,
     )
+    if last.stats is not None:  # an extension field: OpenAI clients keep unknown fields
+        body["speculative"] = last.stats
+    return body
 
 
 async def sse_events(
@@ -106,6 +109,8 @@ async def sse_events(
             chunk = fmt.chunk(
                 result.text, list(result.logprobs) if wanted else None, result.finish_reason, first
             )
+            if result.finish_reason is not None and result.stats is not None:
+                chunk["speculative"] = result.stats
             first = False
             yield _sse(chunk)
         if include_usage:
