@@ -505,6 +505,9 @@ def bench_batching(
     max_tokens: Annotated[int, typer.Option(min=1, help="answer length per request")] = 64,
     threads: Annotated[int, typer.Option(min=1, help="torch threads in the node")] = 2,
     out: Annotated[Path | None, typer.Option(help="write JSON results here")] = None,
+    versus_llamacpp: Annotated[
+        bool, typer.Option(help="also serve the model on llama.cpp (one at a time) and compare, same run")
+    ] = False,
 ) -> None:
     """Continuous batching: aggregate output tokens/s at each concurrency vs the same requests in turn."""
     from edgecloud.bench.batching import parse_levels, run_batching_bench
@@ -513,7 +516,7 @@ def bench_batching(
         levels = parse_levels(concurrency)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--concurrency") from None
-    raise typer.Exit(run_batching_bench(model, levels, max_tokens, threads, out, console))
+    raise typer.Exit(run_batching_bench(model, levels, max_tokens, threads, out, console, versus_llamacpp))
 
 
 @app.command("eval")

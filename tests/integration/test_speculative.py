@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -23,6 +24,7 @@ from edgecloud.runtimes.llamacpp import LlamaCppRuntime
 from edgecloud.runtimes.speculative.protocol import Draft, VerifyRequest
 from edgecloud.runtimes.speculative.runtime import SpeculativeRuntime
 from edgecloud.serving.launcher import NodeProcess, free_port
+from tests.conftest import metric_value
 
 pytestmark = pytest.mark.slow
 
@@ -155,6 +157,10 @@ def test_the_edge_drafts_the_cloud_verifies_over_http(cloud: NodeProcess, edge: 
     assert drafted.stats is not None and drafted.stats["fallback"] is None and drafted.stats["rounds"] >= 1
     at = first_divergence(alone.tokens, drafted.tokens)
     assert at is None or alone.margins[at] < NEAR_TIE, f"diverges at {at} without a near-tie"
+    same = len(alone.tokens) if at is None else at  # logprobs are the target's, up to kernel rounding
+    assert all(
+        abs(a - b) < NEAR_TIE for a, b in zip(alone.margins[:same], drafted.margins[:same], strict=True)
+    )
     with OpenAI(base_url=f"{edge.url}/v1", api_key="x", max_retries=0) as client:
         whole = client.chat.completions.create(model=TARGET, messages=messages, max_tokens=8, temperature=0)  # type: ignore[arg-type]
         assert whole.choices[0].finish_reason == "length" and whole.usage.completion_tokens == 8
@@ -171,6 +177,25 @@ def test_the_edge_drafts_the_cloud_verifies_over_http(cloud: NodeProcess, edge: 
         )
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert "def " not in streamed and chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_a_client_that_leaves_stops_the_rounds(cloud: NodeProcess, edge: NodeProcess) -> None:
+    body = {"model": TARGET, "messages": [{"role": "user", "content": PROMPTS[0]}], "max_tokens": 400}
+    received = 0
+    with (
+        httpx.Client(timeout=120) as client,
+        client.stream("POST", f"{edge.url}/v1/chat/completions", json={**body, "stream": True}) as response,
+    ):
+        for line in response.iter_lines():
+            received += line.startswith("data: {")
+            if received >= 4:
+                break  # leaving the block closes the connection mid-stream
+    time.sleep(1.0)  # the round in flight ends
+    settled = metric_value(cloud.url, "edgecloud_generated_tokens_total", {"model": TARGET})
+    time.sleep(2.0)  # ~30 more tokens, had the rounds gone on
+    assert metric_value(cloud.url, "edgecloud_generated_tokens_total", {"model": TARGET}) == settled
+    follow_up = httpx.post(f"{edge.url}/v1/chat/completions", json={**body, "max_tokens": 4}, timeout=120)
+    assert follow_up.status_code == 200
 
 
 def test_a_lost_link_falls_back_to_the_draft_and_says_so(link: LinkThread, edge: NodeProcess) -> None:

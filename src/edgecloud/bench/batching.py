@@ -131,25 +131,52 @@ def _describe(row: dict[str, Any]) -> str:
 
 
 def run_batching_bench(
-    model: str, levels: list[int], max_tokens: int, threads: int, out: Path | None, console: Console
+    model: str,
+    levels: list[int],
+    max_tokens: int,
+    threads: int,
+    out: Path | None,
+    console: Console,
+    versus_llamacpp: bool = False,
 ) -> int:
+    """The transformers node (continuous batching) and, with `versus_llamacpp`, the same GGUF model on a
+    llama.cpp node (one sequence at a time) after it in the same run, never both at once."""
     args = ["--runtime", "transformers", "--threads", str(threads), "--tier", "cloud"]
     args += ["--max-batch", str(max(levels)), "--max-queue", str(max(levels)), "--n-ctx", "2048"]
-    with NodeProcess([model], args=args) as node:
-        try:
-            with console.status(f"loading {model} on transformers ..."):
-                node.wait_ready(timeout=600)
-        except (RuntimeError, TimeoutError) as exc:
-            print_error(console, f"the node did not start: {exc}")
+    rows = _measure_node(model, args, levels, max_tokens, console, "transformers")
+    if rows is None:
+        return 2
+    if versus_llamacpp:
+        llama_args = ["--runtime", "llamacpp", "--threads", str(threads), "--tier", "cloud"]
+        llama_rows = _measure_node(
+            model, [*llama_args, "--max-queue", str(max(levels))], levels, max_tokens, console, "llama.cpp"
+        )
+        if llama_rows is None:
             return 2
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as progress:
-            rows = asyncio.run(measure(node.url, model, levels, max_tokens, progress))
+        for row, other in zip(rows, llama_rows, strict=True):
+            row["llamacpp_tok_s"] = other["concurrent_tok_s"]
+            row["vs_llamacpp"] = row["concurrent_tok_s"] / other["concurrent_tok_s"]
     report = {"model": model, "max_tokens": max_tokens, "threads": threads, "levels": rows}
     _print(report)
     if out:
         out.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def _measure_node(
+    model: str, args: list[str], levels: list[int], max_tokens: int, console: Console, engine: str
+) -> list[dict[str, Any]] | None:
+    with NodeProcess([model], args=args) as node:
+        try:
+            with console.status(f"loading {model} on {engine} ..."):
+                node.wait_ready(timeout=900)
+        except (RuntimeError, TimeoutError) as exc:
+            print_error(console, f"the {engine} node did not start: {exc}")
+            return None
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as progress:
+            progress.console.print(f"[bold]{engine}[/]")
+            return asyncio.run(measure(node.url, model, levels, max_tokens, progress))
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -166,13 +193,20 @@ def _print(report: dict[str, Any]) -> None:
         "answers differing",
     ):
         table.add_column(column, justify="right")
+    versus = any("llamacpp_tok_s" in row for row in report["levels"])
+    if versus:
+        table.add_column("llama.cpp all at once", justify="right")
+        table.add_column("transformers / llama.cpp", justify="right")
     for row in report["levels"]:
-        table.add_row(
+        cells = [
             str(row["concurrency"]),
             str(row["tokens"]),
             f"{row['sequential_tok_s']:.1f}",
             f"{row['concurrent_tok_s']:.1f}",
             f"{row['speedup']:.2f}x",
             str(row["answers_differing"]),
-        )
+        ]
+        if versus:
+            cells += [f"{row['llamacpp_tok_s']:.1f}", f"{row['vs_llamacpp']:.2f}x"]
+        table.add_row(*cells)
     Console().print(table)

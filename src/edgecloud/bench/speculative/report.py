@@ -129,7 +129,8 @@ def plot(costs: Costs, table: list[Row], path: Path) -> None:
     for row in table:
         if row.name.startswith("edge drafts") and row.acceptance is not None:
             _measured_point(axes[0], row, table)
-    axes[0].set_ylabel("decode speed-up over the target alone (best k)")
+    axes[0].set_ylabel("decode speed-up over the target alone (best k >= 1)")
+    axes[0].legend(fontsize=7, loc="upper right")
     axes[1].legend(fontsize=8)
     fig.suptitle(
         f"Speculative decoding pays when the curve is above 1 (draft step {costs.draft_ms[1]:.0f} ms, "
@@ -142,9 +143,18 @@ def plot(costs: Costs, table: list[Row], path: Path) -> None:
 
 
 def _measured_point(ax: Any, row: Row, table: list[Row]) -> None:
-    rtt = float(row.name.split(",")[1].split("ms")[0])
+    rtt = float(row.name.rsplit(",", 1)[1].split("ms")[0])
     base = next((r for r in table if r.name == f"cloud only, {rtt:g} ms"), None)
     if base is None or not (base.decode_tps and row.decode_tps):
         return
-    ax.scatter([rtt], [row.decode_tps / base.decode_tps], color="black", zorder=3, s=18)
-    ax.annotate(f"measured, a={row.acceptance:.2f}", (rtt, row.decode_tps / base.decode_tps), fontsize=7)
+    adaptive = "adaptive" in row.name
+    label = "measured, adaptive k" if adaptive else f"measured, {row.name.split('(')[1].split(')')[0]}"
+    ax.scatter(
+        [rtt],
+        [row.decode_tps / base.decode_tps],
+        color="black",
+        marker="o" if adaptive else "s",
+        zorder=3,
+        s=20,
+        label=None if label in ax.get_legend_handles_labels()[1] else label,  # one legend entry each
+    )

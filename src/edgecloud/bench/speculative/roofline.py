@@ -68,17 +68,17 @@ def expected_tokens(acceptance: float, k: int) -> float:
 def speedup(
     acceptance: float, rtt_ms: float, costs: Costs, *, flat_verify: bool = False
 ) -> tuple[int, float]:
-    """The best k and its decode speed-up over the target alone (long answers: per-token rates).
-    `flat_verify`: as if verifying k + 1 tokens cost what one does (a memory-bound accelerator)."""
+    """The best draft length k >= 1 and its decode speed-up over the target alone (long answers: per-token
+    rates; below 1 where no k pays). `flat_verify`: as if verifying k + 1 tokens cost what one does (a
+    memory-bound accelerator)."""
     fixed, slope = costs.line()
     if flat_verify:
         slope = 0.0
     one = costs.target_ms[1]
     draft_step = costs.draft_ms[1]
-    best = (0, 1.0)
-    for k in range(1, 17):
-        seconds = k * draft_step + rtt_ms + fixed + slope * k
-        gain = expected_tokens(acceptance, k) * one / seconds
-        if gain > best[1]:
-            best = (k, gain)
-    return best
+    gains = {
+        k: expected_tokens(acceptance, k) * one / (k * draft_step + rtt_ms + fixed + slope * k)
+        for k in range(1, 17)
+    }
+    best = max(gains, key=lambda k: gains[k])
+    return best, gains[best]

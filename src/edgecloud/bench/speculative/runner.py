@@ -76,14 +76,21 @@ def _across_link(config: Config, results: Results, node_args: list[str], progres
         cloud.wait_ready(600)
         with LinkThread(("127.0.0.1", cloud.port), LinkProfile(rtt_s=config.rtts_ms[0] / 1000)) as link:
             edge_args = [*node_args, "--draft-model", config.draft, "--verify-url", link.url]
-            with NodeProcess([config.target], args=edge_args) as edge:
+            fixed_args = [*edge_args, "--draft-k", str(config.fixed_k)]
+            with (
+                NodeProcess([config.target], args=edge_args) as edge,
+                NodeProcess([config.target], args=fixed_args) as fixed,
+            ):
                 edge.wait_ready(600)
+                fixed.wait_ready(600)
                 for rtt in config.rtts_ms:
                     link.set_rtt(rtt / 1000)
-                    for name, url in (
+                    targets = (
                         (f"cloud only, {rtt:g} ms", link.url),
-                        (f"edge drafts, {rtt:g} ms", edge.url),
-                    ):
+                        (f"edge drafts (adaptive), {rtt:g} ms", edge.url),
+                        (f"edge drafts (k={config.fixed_k}), {rtt:g} ms", fixed.url),
+                    )
+                    for name, url in targets:
                         results.runs[name] = _each(url, config, results.prompts, progress, name)
 
 

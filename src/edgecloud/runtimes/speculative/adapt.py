@@ -26,7 +26,7 @@ class _Average:
         self.seen += 1
 
 
-PROBE_EVERY = 8
+PROBE_EVERY = 32  # a probe costs the draft's catch-up on every token since the last one
 
 
 class DraftLength:
