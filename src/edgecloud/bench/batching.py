@@ -209,4 +209,4 @@ def _print(report: dict[str, Any]) -> None:
         if versus:
             cells += [f"{row['llamacpp_tok_s']:.1f}", f"{row['vs_llamacpp']:.2f}x"]
         table.add_row(*cells)
-    Console().print(table)
+    Console(width=max(Console().width, 150)).print(table)

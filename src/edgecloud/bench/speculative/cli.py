@@ -39,7 +39,7 @@ def speculative(
     from edgecloud.catalogue import Catalogue
     from edgecloud.config import NodeSettings
 
-    console = Console(width=None if console_is_terminal() else 160)
+    console = Console(width=max(Console().width, 150))
     edge, cloud = hybrid_pair()
     config = Config(
         target=cloud.name,
@@ -61,12 +61,6 @@ def speculative(
     console.print(_roofline_table(costs))
     console.print(_table(table))
     console.print(f"wrote {out}/results.json, table.md, speedup.png")
-
-
-def console_is_terminal() -> bool:
-    import sys
-
-    return sys.stdout.isatty()
 
 
 def _roofline_table(costs: Costs) -> Table:
