@@ -33,7 +33,7 @@ def speculative(
     in one node, then across an emulated link at each RTT. Greedy, so every output is compared token by
     token with the target's own; prints decode tok/s, TTFT, time per 128 tokens, acceptance, cloud
     forward passes per token, and the roofline (what verifying k tokens costs against one) that explains
-    them. Takes about 40 s per prompt on a 2-core machine."""
+    them. Takes about a minute per prompt on a 2-core machine (64 prompts: an hour)."""
     from edgecloud.bench.speculative import report, roofline
     from edgecloud.bench.speculative.runner import Config, run_all
     from edgecloud.catalogue import Catalogue
