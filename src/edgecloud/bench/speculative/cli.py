@@ -25,6 +25,9 @@ def speculative(
         int, typer.Option(min=1, max=16, help="the fixed draft length measured beside adaptive")
     ] = 4,
     threads: Annotated[int, typer.Option(min=1, help="CPU threads per engine")] = 2,
+    explain: Annotated[
+        bool, typer.Option(help="ask each prompt for a detailed explanation: answers run to --max-tokens")
+    ] = False,
     out: Annotated[Path, typer.Option(help="results.json, table.md and speedup.png go here")] = Path(
         "bench-results/speculative"
     ),
@@ -49,6 +52,7 @@ def speculative(
         rtts_ms=tuple(float(part) for part in rtt.split(",") if part.strip()),
         fixed_k=fixed_k,
         threads=threads,
+        explain=explain,
     )
     catalogue = Catalogue(NodeSettings().cache_dir)
     console.print("roofline: forward pass over k tokens, target and draft ...")

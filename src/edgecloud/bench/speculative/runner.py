@@ -27,6 +27,7 @@ class Config:
     prompts: int = 16
     max_tokens: int = 128
     rtts_ms: tuple[float, ...] = (0.0, 20.0, 80.0)
+    explain: bool = False  # ask for an explanation, so answers run to max_tokens (end to end for 128)
     fixed_k: int = 4
     threads: int = 2
     seed: int = 0
@@ -40,8 +41,12 @@ class Results:
     roofline: Any = None
 
 
-def prompts(count: int, seed: int = 0) -> list[list[dict[str, str]]]:
-    """Held-out eval items (asked as `edgecloud eval` asks them) and the scenario's dialogue, alternating."""
+EXPLAIN = " Explain your answer step by step, in detail."
+
+
+def prompts(count: int, seed: int = 0, *, explain: bool = False) -> list[list[dict[str, str]]]:
+    """Held-out eval items (asked as `edgecloud eval` asks them) and the scenario's dialogue, alternating;
+    `explain` adds a request for a detailed explanation to each, so answers are long."""
     from edgecloud.bench.scenario_workload import DIALOGUE, labeled_items
     from edgecloud.eval import gold
 
@@ -49,11 +54,14 @@ def prompts(count: int, seed: int = 0) -> list[list[dict[str, str]]]:
     shuffled = random.Random(seed).sample(DIALOGUE, len(DIALOGUE))
     dialogue = [[{"role": "user", "content": shuffled[i % len(shuffled)]}] for i in range(count // 2)]
     paired = zip_longest(labeled, dialogue)
-    return [messages for pair in paired for messages in pair if messages is not None]
+    chosen = [messages for pair in paired for messages in pair if messages is not None]
+    if explain:
+        chosen = [[*m[:-1], {**m[-1], "content": m[-1]["content"] + EXPLAIN}] for m in chosen]
+    return chosen
 
 
 def run_all(config: Config, progress: Progress) -> Results:
-    results = Results(config, prompts(config.prompts, config.seed))
+    results = Results(config, prompts(config.prompts, config.seed, explain=config.explain))
     node_args = ["--threads", str(config.threads)]
     one_node = {
         "target alone": [],
