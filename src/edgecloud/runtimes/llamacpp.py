@@ -25,7 +25,7 @@ from edgecloud.runtimes.base import (
     SamplingParams,
     StepOutput,
 )
-from edgecloud.runtimes.logits import log_softmax_pick
+from edgecloud.runtimes.logits import log_softmax_pick, logits_row
 from edgecloud.runtimes.speculative.protocol import Verification, VerifyRequest
 from edgecloud.runtimes.speculative.service import VerifyService
 from edgecloud.runtimes.speculative.vocab import Vocabulary
@@ -193,10 +193,7 @@ class LlamaCppRuntime:
 
     def _logprobs(self, token: int, top_n: int) -> tuple[float, tuple[tuple[int, float], ...]]:
         llm = self._llm
-        pointer = llm._ctx.get_logits_ith(-1)
-        logits = np.ctypeslib.as_array(
-            ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(llm.n_vocab(),)
-        )
+        logits = logits_row(llm._ctx, -1, llm.n_vocab())
         return log_softmax_pick(logits, token, top_n)
 
     def _prompt_logprobs(

@@ -3,6 +3,9 @@ the row an engine already holds (llama.cpp's own path needs logits at every posi
 
 from __future__ import annotations
 
+import ctypes
+from typing import Any
+
 import numpy as np
 
 
@@ -18,3 +21,9 @@ def log_softmax_pick(
     best = np.argpartition(-shifted, top_n)[:top_n]
     best = best[np.argsort(-shifted[best])]
     return logprob, tuple((int(i), float(shifted[i]) - log_norm) for i in best)
+
+
+def logits_row(ctx: Any, index: int, n_vocab: int) -> np.ndarray:
+    """A view of one row of a llama.cpp context's logits (valid until its next decode: copy to keep)."""
+    pointer = ctx.get_logits_ith(index)
+    return np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(n_vocab,))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgecloud.errors import ContextLengthExceeded
+from edgecloud.runtimes.logits import logits_row
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,7 @@ class CachedSequence:
             batch.logits[j] = start + j >= first_row
 
     def _logits_at(self, index: int) -> np.ndarray:
-        pointer = self._llm._ctx.get_logits_ith(index)
-        return np.ctypeslib.as_array(
-            ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(self._n_vocab,)
-        ).copy()
+        return logits_row(self._llm._ctx, index, self._n_vocab).copy()
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
