@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from edgecloud.serving.launcher import EchoProcess, GatewayProcess
+from tests.hostile import bodies
 
 CHAT = {"model": "auto", "messages": [{"role": "user", "content": "one two three"}], "stream": False}
 
@@ -107,6 +108,27 @@ def test_breaker_stops_traffic_after_five_failures_until_the_cooldown(tmp_path: 
             r = client.post("/v1/chat/completions", json=CHAT)
             assert r.headers["x-edgecloud-tier"] == "cloud"
             assert httpx.get(f"{gateway.url}/health").json()["upstreams"]["cloud-0"]["breaker"] == "closed"
+
+
+def test_hostile_json_is_400_at_the_gateway_and_never_reaches_a_tier(tmp_path: Path) -> None:
+    with EchoProcess() as edge, EchoProcess() as cloud:
+        edge.wait_ready(30)
+        cloud.wait_ready(30)
+        with GatewayProcess(config=_topology(tmp_path, edge.url, cloud.url)) as gateway:
+            gateway.wait_ready(30)
+            for name, raw in bodies("auto").items():
+                r = httpx.post(
+                    f"{gateway.url}/v1/chat/completions",
+                    content=raw,
+                    headers={"content-type": "application/json"},
+                    timeout=30,
+                )
+                assert r.status_code == 400, (name, r.text)
+                assert set(r.json()["error"]) == {"message", "type", "param", "code"}
+            assert (
+                not (tmp_path / "decisions.jsonl").exists() or not (tmp_path / "decisions.jsonl").read_text()
+            )
+            assert httpx.post(f"{gateway.url}/v1/chat/completions", json=CHAT, timeout=30).status_code == 200
 
 
 def test_both_tiers_down_is_503_with_retry_after(tmp_path: Path) -> None:

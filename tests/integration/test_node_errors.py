@@ -8,6 +8,7 @@ import pytest
 
 from edgecloud.serving.launcher import NodeProcess
 from tests.conftest import BASE, CHAT, EMBED
+from tests.hostile import bodies
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +44,36 @@ def test_malformed_json_is_400(node: NodeProcess, raw: bytes) -> None:
         f"{node.url}/v1/chat/completions", content=raw, headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
+    assert _error(response)["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("name,raw", sorted(bodies(CHAT).items()))
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/embeddings", "/v1/completions"])
+def test_hostile_json_is_400_and_the_node_answers_after(
+    node: NodeProcess, path: str, name: str, raw: bytes
+) -> None:
+    response = httpx.post(f"{node.url}{path}", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "request body" in str(_error(response)["message"])
+    assert httpx.get(f"{node.url}/health", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"garbage\r\n--xx\r\nnot a header\r\n\r\nzz",
+        b'--xx\r\nContent-Disposition: form-data; name="file"\r\n\r\n\x00\x01',
+        b"--xx\r\n" + b"Content-Type: x\r\n" * 5000,
+    ],
+)
+def test_garbage_multipart_is_400(node: NodeProcess, raw: bytes) -> None:
+    response = httpx.post(
+        f"{node.url}/v1/audio/transcriptions",
+        content=raw,
+        headers={"content-type": "multipart/form-data; boundary=xx"},
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
     assert _error(response)["type"] == "invalid_request_error"
 
 

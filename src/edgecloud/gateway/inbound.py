@@ -11,6 +11,7 @@ from typing import Any
 from edgecloud.errors import InvalidRequest
 from edgecloud.privacy.redact import Redactor
 from edgecloud.serving.tasks import TEMPLATES
+from edgecloud.strict_json import parse_json
 
 TASK_ALIAS_PREFIX = "edgecloud-"
 AUTO = "auto"
@@ -64,10 +65,7 @@ REQUIRED = {"chat": "messages", "completion": "prompt", "embedding": "input", "c
 
 
 def parse_inbound(kind: str, raw: bytes) -> Inbound:
-    try:
-        body = json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    body = parse_json(raw) if raw else None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
     if not isinstance(body.get("model"), str) or not body["model"]:

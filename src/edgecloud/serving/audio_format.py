@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from python_multipart.exceptions import FormParserError
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -77,7 +78,10 @@ async def read_form(request: Request, limit: int) -> FormData:
             f"expected a multipart/form-data body with a 'file' field, got {content_type or 'none'!r}"
         )
     capped = Request(request.scope, _capped(request.receive, limit))
-    return await capped.form(max_files=2, max_fields=32)
+    try:
+        return await capped.form(max_files=2, max_fields=32)
+    except FormParserError as exc:  # python-multipart's own parse errors pass through Starlette
+        raise InvalidRequest(f"malformed multipart/form-data body: {exc}") from None
 
 
 def form_fields(form: FormData) -> dict[str, Any]:

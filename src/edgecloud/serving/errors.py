@@ -3,7 +3,6 @@ pydantic models, and every failure becomes an OpenAI-style JSON error with the r
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, TypeVar
 
@@ -13,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from edgecloud.errors import EdgecloudError, InvalidRequest, NotFound, PayloadTooLarge
+from edgecloud.strict_json import parse_json
 
 log = logging.getLogger(__name__)
 BodyT = TypeVar("BodyT", bound=BaseModel)
@@ -42,10 +42,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     raw = await read_bytes(request, max_bytes)
     if not raw:
         raise InvalidRequest("request body is empty; expected a JSON object")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    return parse_json(raw)
 
 
 def validate(model: type[BodyT], data: Any) -> BodyT:
