@@ -26,7 +26,7 @@ TORCH_WHEELS ?= $(or $(PIP_FIND_LINKS),/opt/wheels)
 UV_VERSION := 0.13.9
 UV_PIP := $(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY)
 
-.PHONY: install system-deps demo test lint typecheck unit bench clean
+.PHONY: install system-deps demo test lint typecheck unit bench fuzz clean
 
 install: $(STAMP) system-deps
 
@@ -80,6 +80,12 @@ unit: install
 
 test: install lint typecheck
 	$(VENV)/bin/pytest tests --durations=25
+
+# 10,000 seeded malformed and hostile requests to a node, then to a gateway in front of it; make test
+# sends 2,000 to each. FUZZ_REQUESTS to change the count.
+FUZZ_REQUESTS ?= 10000
+fuzz: install
+	$(VENV)/bin/edgecloud bench hostile --requests $(FUZZ_REQUESTS) --out bench-results/hostile/outcome.json
 
 # A short version of every benchmark; each writes bench-results/<name>/report.html (+ report.json).
 bench: install

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
+from edgecloud.bench.hostile.cli import hostile as bench_hostile
 from edgecloud.bench.scenario_cli import scenario_app
 from edgecloud.bench.speculative.cli import speculative as bench_speculative
 from edgecloud.catalogue import Catalogue
@@ -46,6 +47,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 bench_app.add_typer(scenario_app, name="scenario")
 bench_app.command("speculative")(bench_speculative)
+bench_app.command("hostile")(bench_hostile)
 app.add_typer(keys_app, name="keys")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(router_app, name="router")

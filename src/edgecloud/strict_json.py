@@ -4,8 +4,8 @@ Python's json module accepts things a server must refuse up front, because each 
 later, deep inside a handler, as a 500: nesting deep enough to exhaust the interpreter's recursion
 limit (json itself, then pydantic or a re-encoder), integers past Python's 4,300-digit conversion
 limit, NaN/Infinity (not JSON at all; RFC 8259 has no such literals), and unpaired UTF-16 surrogates
-(valid as a JSON escape, but no UTF-8 encoder accepts them, so the tokenizer raised). Each becomes an
-InvalidRequest (400) that says what was wrong."""
+(as a JSON escape, or UTF-8-encoded, which json.loads(bytes) lets through; no UTF-8 encoder accepts
+them, so the tokenizer raised). Each becomes an InvalidRequest (400) that says what was wrong."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def _finite(text: str) -> float:
 
 def parse_json(raw: bytes) -> Any:
     """The body's JSON value, or InvalidRequest naming what makes it unacceptable."""
-    try:
-        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    try:  # decoded here, strictly: json.loads(bytes) would let UTF-8-encoded surrogates through
+        value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise InvalidRequest(f"request body nests deeper than {MAX_DEPTH} levels") from None
     except UnicodeDecodeError as exc:

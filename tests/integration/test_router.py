@@ -119,3 +119,26 @@ def test_the_gateway_router_policy_places_before_generation() -> None:
     assert decision.policy == "router" and decision.tier == "cloud" and "score" in decision.reason
     policy.bind("smollm2-135m-instruct", "another-cloud")
     assert policy.router is None
+
+
+def test_a_primed_prompt_is_placed_without_embedding_again() -> None:
+    """The gateway embeds a prompt in a worker thread before placing it; `decide` on the event loop
+    then reads that embedding instead of running MiniLM itself."""
+    from edgecloud.gateway.policies.router import PRIMED, RouterPolicy
+
+    policy = RouterPolicy()
+    policy.bind("smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
+    policy.prime("warm-up")
+    assert policy._encoder is not None
+    calls: list[int] = []
+    embed = policy._encoder.embed
+    policy._encoder.embed = lambda texts: calls.append(len(texts)) or embed(texts)
+    text = "Question: which gas do plants take in?\nAnswer with the letter of the correct option only."
+    policy.prime(text)
+    tiers = TierStates({"edge": TierState("edge"), "cloud": TierState("cloud")}, now=0)
+    view = RequestView(kind="chat", model="auto", text=text, prompt_tokens=20, stream=False)
+    first = policy.decide(view, tiers)
+    assert calls == [1] and first is not None  # primed once, decided without a second embedding
+    for i in range(PRIMED + 1):
+        policy.prime(f"prompt {i}")
+    assert policy.decide(view, tiers) == first and calls[-1] == 1 and len(calls) == PRIMED + 3  # evicted

@@ -42,3 +42,8 @@ def test_surrogate_in_a_key_is_found() -> None:
 def test_invalid_utf8_says_so() -> None:
     with pytest.raises(InvalidRequest, match="UTF-8"):
         parse_json(b'{"a": "\xff"}')
+
+
+def test_utf8_encoded_surrogate_is_invalid_utf8() -> None:
+    with pytest.raises(InvalidRequest, match="UTF-8"):
+        parse_json(b'{"a": "h\xed\xa0\x80i"}')

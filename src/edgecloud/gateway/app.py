@@ -82,11 +82,14 @@ async def _answer(request: Request, gateway: Gateway, inbound: Inbound, started:
     kind = inbound.kind
     headers = request.headers
     key = request_key(request)
+    privacy_mode = key.privacy if key is not None else None
+    if gateway.needs_priming(inbound, privacy_mode):
+        await asyncio.to_thread(gateway.prime, inbound, privacy_mode)
     placement = gateway.place(
         inbound,
         headers.get("x-edgecloud-tier"),
         headers.get("x-request-id"),
-        key.privacy if key is not None else None,
+        privacy_mode,
     )
     if key is not None and key.tiers:
         placement = _within_scope(gateway, placement, key)

@@ -171,6 +171,20 @@ class Gateway:
                 self._placed.popitem(last=False)
         return Placement(decision, models, view, request_id, redactor, states.edge)
 
+    def needs_priming(self, inbound: Inbound, privacy_mode: str | None = None) -> bool:
+        """Whether placing this request embeds its prompt (a bound quality router on a chat request)."""
+        return inbound.kind == "chat" and any(
+            isinstance(p, RouterPolicy) and p.router is not None
+            for p in self._chain_for(privacy_mode)[0].policies
+        )
+
+    def prime(self, inbound: Inbound, privacy_mode: str | None = None) -> None:
+        """The slow part of placing, run before `place` in a worker thread: the router's embedding."""
+        text = inbound.text()
+        for policy in self._chain_for(privacy_mode)[0].policies:
+            if isinstance(policy, RouterPolicy):
+                policy.prime(text)
+
     def _chain_for(self, privacy_mode: str | None) -> tuple[PlacementChain, PrivacyPolicy | None]:
         if privacy_mode is None or self.privacy is None or privacy_mode == self.privacy.mode:
             return self.chain, self.privacy

@@ -10,11 +10,14 @@ quality out of the box, and any other pair keeps the chain's other policies."""
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from edgecloud.gateway.placement import Decision, RequestView, TierStates
 from edgecloud.routing.router.artifact import RouterFile, load, shipped_for
+
+PRIMED = 256  # recent prompts' embeddings: primed ones wait here for their decision
 
 
 class RouterPolicy:
@@ -26,7 +29,9 @@ class RouterPolicy:
         self._bound: tuple[str | None, str | None] | None = None
         self._threshold = threshold
         self._encoder: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one encoder, one embedding at a time
+        self._cache_lock = threading.Lock()
+        self._embedded: OrderedDict[str, Any] = OrderedDict()  # prompts primed off the event loop
 
     @property
     def threshold(self) -> float:
@@ -67,10 +72,25 @@ class RouterPolicy:
         if self.router is not None:
             self._embed("warm-up")
 
+    def prime(self, text: str) -> None:
+        """Embeds a chat prompt ahead of `decide`: the gateway calls this in a worker thread, so MiniLM's
+        10-50 ms per prompt never holds the event loop (and every other request) up."""
+        if self.router is not None:
+            self._embed(text)
+
     def _embed(self, text: str) -> Any:
+        with self._cache_lock:  # held for a lookup only: the event loop never waits on an embedding
+            if text in self._embedded:
+                self._embedded.move_to_end(text)
+                return self._embedded[text]
         with self._lock:
             if self._encoder is None:
                 from edgecloud.runtimes.embedder import load_encoder
 
                 self._encoder = load_encoder(threads=1)
-            return self._encoder.embed([text])[0]
+            vector = self._encoder.embed([text])[0]
+        with self._cache_lock:
+            self._embedded[text] = vector
+            while len(self._embedded) > PRIMED:
+                self._embedded.popitem(last=False)
+        return vector

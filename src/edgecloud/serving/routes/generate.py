@@ -55,7 +55,9 @@ async def serve_generation(
         raise InvalidRequest(
             f"model {handle.name!r} does not generate text; use /v1/embeddings", param="model"
         )
-    prepared = handle.runtime.preprocess(inference)
+    # Off the event loop: rendering and tokenizing a 4 MB prompt or 10,000 messages takes seconds, and
+    # /health, /metrics and every other request would wait for it.
+    prepared = await asyncio.to_thread(handle.runtime.preprocess, inference)
     job = handle.worker.submit(prepared)
     if stream:
         events = sse_events(ctx, handle.name, job, fmt, include_usage)
