@@ -25,6 +25,7 @@ from edgecloud.runtimes.base import (
     SamplingParams,
     StepOutput,
 )
+from edgecloud.runtimes.llama_tokens import token_piece
 from edgecloud.runtimes.logits import log_softmax_pick, logits_row
 from edgecloud.runtimes.speculative.protocol import Verification, VerifyRequest
 from edgecloud.runtimes.speculative.service import VerifyService
@@ -232,17 +233,9 @@ class LlamaCppRuntime:
         return tuple(entries)
 
     def _piece(self, token: int) -> bytes:
-        """The exact bytes of a token (llama-cpp-python's helper returns a zero-padded buffer)."""
         cached = self._pieces.get(token)
         if cached is None:
-            import llama_cpp
-
-            buffer = ctypes.create_string_buffer(64)
-            size = llama_cpp.llama_token_to_piece(self._llm._model.vocab, token, buffer, 64, 0, False)
-            if size < 0:  # a longer piece: retry with the size llama.cpp asks for
-                buffer = ctypes.create_string_buffer(-size)
-                size = llama_cpp.llama_token_to_piece(self._llm._model.vocab, token, buffer, -size, 0, False)
-            cached = self._pieces[token] = buffer.raw[:size]
+            cached = self._pieces[token] = token_piece(self._llm._model.vocab, token, special=False)
         return cached
 
     def _token_text(self, token: int) -> str:

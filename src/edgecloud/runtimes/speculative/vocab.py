@@ -3,13 +3,13 @@ for byte (a digest of every token's piece), at startup inside one node and on ev
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgecloud.errors import InvalidRequest
+from edgecloud.runtimes.llama_tokens import token_piece
 
 
 class VocabularyMismatch(InvalidRequest):
@@ -24,20 +24,11 @@ class Vocabulary:
 
 
 def vocabulary_of(llm: Any, model: str) -> Vocabulary:
-    import llama_cpp
-
     vocab = llm._model.vocab
     size = int(llm.n_vocab())
     digest = hashlib.sha256()
-    buffer = ctypes.create_string_buffer(256)
     for token in range(size):
-        length = llama_cpp.llama_token_to_piece(vocab, token, buffer, 256, 0, True)
-        if length < 0:
-            bigger = ctypes.create_string_buffer(-length)
-            length = llama_cpp.llama_token_to_piece(vocab, token, bigger, -length, 0, True)
-            piece = bigger.raw[:length]
-        else:
-            piece = buffer.raw[:length]
+        piece = token_piece(vocab, token, special=True)
         digest.update(len(piece).to_bytes(4, "little"))
         digest.update(piece)
     return Vocabulary(model, size, digest.hexdigest())
