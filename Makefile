@@ -81,10 +81,13 @@ unit: install
 test: install lint typecheck
 	$(VENV)/bin/pytest tests --durations=25
 
-# 10,000 seeded malformed and hostile requests to a node, then to a gateway in front of it; make test
-# sends 2,000 to each. FUZZ_REQUESTS to change the count.
+# The long fuzz: Schemathesis from /openapi.json with FUZZ_EXAMPLES cases per operation and phase, then
+# FUZZ_REQUESTS seeded malformed and hostile requests, each against a live node and a gateway in front of
+# it (make test runs 6 cases and 2,000 requests).
+FUZZ_EXAMPLES ?= 100
 FUZZ_REQUESTS ?= 10000
 fuzz: install
+	EDGECLOUD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest tests/integration/test_contract.py -p no:cacheprovider
 	$(VENV)/bin/edgecloud bench hostile --requests $(FUZZ_REQUESTS) --out bench-results/hostile/outcome.json
 
 # A short version of every benchmark; each writes bench-results/<name>/report.html (+ report.json).

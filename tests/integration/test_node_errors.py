@@ -94,6 +94,12 @@ def test_wrong_types_are_400_not_422(node: NodeProcess, body: dict[str, object],
     assert str(_error(response)["param"]).startswith(param)
 
 
+def test_an_empty_prompt_is_400_not_a_failed_model(node: NodeProcess) -> None:
+    response = httpx.post(f"{node.url}/v1/completions", json={"model": CHAT, "prompt": "", "max_tokens": 2})
+    assert response.status_code == 400
+    assert _error(response)["param"] == "prompt"
+
+
 def test_oversized_body_is_413(node: NodeProcess) -> None:
     body = {"model": EMBED, "input": ["x" * 1000] * 5000}
     response = httpx.post(f"{node.url}/v1/embeddings", json=body)

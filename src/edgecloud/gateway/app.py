@@ -37,6 +37,7 @@ from edgecloud.security.auth import ApiKeyMiddleware, check_model, check_tier, r
 from edgecloud.security.keys import ApiKey, KeyStore
 from edgecloud.serving.drain import DrainMiddleware, OpenResponses
 from edgecloud.serving.errors import EXCEPTION_HANDLERS, read_bytes
+from edgecloud.serving.openapi import gateway_document, openapi_route
 from edgecloud.serving.server import EmbeddedServer
 
 WATCH_AFTER_S = 0.05
@@ -310,6 +311,7 @@ def create_gateway_app(
         Route("/v1/models", models, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_route(gateway_document()), methods=["GET"]),
     ]
     responses = OpenResponses()  # the server ends what is still open at its drain deadline
     middleware = [Middleware(DrainMiddleware, responses=responses)]

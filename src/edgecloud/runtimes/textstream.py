@@ -140,6 +140,8 @@ def _token_logprob(
 def token_budget(prompt_tokens: int, requested: int | None, context: int) -> int:
     """max_tokens within the context; an explicit request that cannot fit is the client's error."""
     room = context - prompt_tokens
+    if prompt_tokens == 0:  # a model without a BOS token has nothing to continue from (llama.cpp asserts)
+        raise InvalidRequest("the prompt is empty; send at least one character to continue", param="prompt")
     if requested is not None and requested < 1:
         raise InvalidRequest("max_tokens must be at least 1", param="max_tokens")
     if room < 1 or (requested is not None and requested > room):

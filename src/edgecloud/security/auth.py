@@ -17,7 +17,7 @@ from edgecloud.errors import EdgecloudError, Forbidden, Overloaded, Unauthorized
 from edgecloud.security.keys import ApiKey, KeyStore
 
 log = logging.getLogger(__name__)
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/openapi.json"})  # the contract is public, as OpenAI publishes its own
 
 
 @dataclass

@@ -20,6 +20,7 @@ from edgecloud.serving.context import NodeContext
 from edgecloud.serving.drain import DrainMiddleware, OpenResponses
 from edgecloud.serving.errors import EXCEPTION_HANDLERS
 from edgecloud.serving.metrics import NodeMetrics
+from edgecloud.serving.openapi import node_document, openapi_route
 from edgecloud.serving.pool import LoadEvent, ModelPool
 from edgecloud.serving.routes.audio import dialogue, transcriptions
 from edgecloud.serving.routes.classify import classify
@@ -104,6 +105,7 @@ def create_app(ctx: NodeContext, keys: KeyStore | None = None) -> Starlette:
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_route(node_document(ctx.pool.names)), methods=["GET"]),
     ]
     responses = OpenResponses()  # the server ends what is still open at its drain deadline
     middleware = [Middleware(DrainMiddleware, responses=responses)]

@@ -106,7 +106,9 @@ def _attack(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(dumps(outcome))
     verdict = "[green]passed[/]" if outcome.passed else f"[red]failed[/] ({len(outcome.failures)} problems)"
-    rss = f", server peak RSS {outcome.peak_rss_mb:.0f} MB" if outcome.peak_rss_mb is not None else ""
+    rss = ""
+    if outcome.peak_rss_mb is not None and outcome.start_rss_mb is not None:
+        rss = f", server RSS {outcome.start_rss_mb:.0f} MB at the start, peak {outcome.peak_rss_mb:.0f} MB"
     console.print(f"{outcome.sent} requests in {outcome.seconds:.1f} s{rss}: {verdict}")
     return outcome.passed
 

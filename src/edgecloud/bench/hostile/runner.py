@@ -26,6 +26,7 @@ class Outcome:
     statuses: Counter[int] = field(default_factory=Counter)
     by_family: dict[str, Counter[int]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)  # what broke the rules, one line each
+    start_rss_mb: float | None = None  # before the first request: what the peak grew from
     peak_rss_mb: float | None = None
     after_ok: bool = False
     seconds: float = 0.0
@@ -84,6 +85,8 @@ async def _sample_rss(pid: int, outcome: Outcome, stop: asyncio.Event) -> None:
         except psutil.Error:
             break
         outcome.peak_rss_mb = peak / 2**20
+        if outcome.start_rss_mb is None:
+            outcome.start_rss_mb = outcome.peak_rss_mb
         await asyncio.sleep(0.25)
 
 
@@ -160,6 +163,7 @@ def summary(outcome: Outcome) -> dict[str, object]:
         "failures": outcome.failures[:50],
         "failure_count": len(outcome.failures),
         "normal_request_after": outcome.after_ok,
+        "start_rss_mb": None if outcome.start_rss_mb is None else round(outcome.start_rss_mb, 1),
         "peak_rss_mb": None if outcome.peak_rss_mb is None else round(outcome.peak_rss_mb, 1),
         "passed": outcome.passed,
     }
