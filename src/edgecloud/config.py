@@ -36,6 +36,9 @@ class NodeSettings(BaseSettings):
     max_audio_bytes: int = Field(
         25 << 20, ge=1024, description="largest accepted audio upload (OpenAI allows 25 MB)"
     )
+    max_audio_seconds: float = Field(
+        1800.0, gt=0, description="longest accepted audio; longer is a 413, found while decoding"
+    )
     embed_max_batch: int = Field(32, ge=1)
     embed_max_wait_ms: float = Field(5.0, ge=0)
     shutdown_timeout: float = Field(30.0, ge=0, description="seconds in-flight streams get on SIGTERM")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from edgecloud.catalogue import ModelSpec
-from edgecloud.errors import InvalidRequest, ModelFileError
+from edgecloud.errors import InvalidRequest, ModelFileError, PayloadTooLarge
 from edgecloud.runtimes.base import (
     Capability,
     InferenceRequest,
@@ -46,6 +46,7 @@ class TranscriptionRequest(InferenceRequest):
     filename: str = "audio"
     language: str | None = None
     word_timestamps: bool = False
+    max_seconds: float | None = None  # decoding stops (413) once the audio passes this
 
 
 @dataclass(frozen=True)
@@ -140,13 +141,21 @@ def assemble(results: Iterable[SegmentResult], decode_seconds: float) -> Transcr
     )
 
 
-def decode_audio(data: bytes, filename: str = "audio") -> AudioInput:
-    """16 kHz mono float32 samples from any container PyAV reads; a client's bad file is a 400."""
+def decode_audio(data: bytes, filename: str = "audio", max_seconds: float | None = None) -> AudioInput:
+    """16 kHz mono float32 samples from any container PyAV reads; a client's bad file is a 400, audio
+    longer than max_seconds a 413, found while decoding (a small file of silence can decode to hours)."""
     if not data:
         raise InvalidRequest(f"the audio file {filename!r} is empty", param="file")
     started = time.perf_counter()
+    limit = int(max_seconds * SAMPLE_RATE) if max_seconds is not None else None
     try:
-        samples = _decode_pcm16(data)
+        samples = _decode_pcm16(data, limit)
+    except AudioTooLong:
+        raise PayloadTooLarge(
+            f"the audio in {filename!r} is longer than this node's limit of {max_seconds:g} s "
+            "(EDGECLOUD_MAX_AUDIO_SECONDS); split it",
+            param="file",
+        ) from None
     except Exception as exc:  # PyAV raises several types for malformed input; all are the client's
         raise InvalidRequest(
             f"could not decode {filename!r} as audio (wav, mp3, ogg, flac, ...): {exc}", param="file"
@@ -156,7 +165,11 @@ def decode_audio(data: bytes, filename: str = "audio") -> AudioInput:
     return AudioInput(samples.astype(np.float32) / 32768.0, time.perf_counter() - started)
 
 
-def _decode_pcm16(data: bytes) -> np.ndarray:
+class AudioTooLong(Exception):
+    pass
+
+
+def _decode_pcm16(data: bytes, limit: int | None = None) -> np.ndarray:
     """faster-whisper's decode_audio minus its gc.collect(): a full collection per request cost
     150-500 ms here with the GIL held (the event loop stalls); the resampler's reference cycles it
     worked around are left to Python's ordinary cyclic collector."""
@@ -168,6 +181,7 @@ def _decode_pcm16(data: bytes) -> np.ndarray:
         if not container.streams.audio:
             raise ValueError("no audio stream")
         frames = container.decode(audio=0)
+        decoded = counted = 0
         while True:
             try:
                 frame = next(frames)
@@ -176,6 +190,10 @@ def _decode_pcm16(data: bytes) -> np.ndarray:
             except av.error.InvalidDataError:  # a damaged frame is skipped, as faster-whisper does
                 continue
             chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
+            decoded += sum(len(chunk) for chunk in chunks[counted:])
+            counted = len(chunks)
+            if limit is not None and decoded > limit:
+                raise AudioTooLong
         chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
@@ -222,7 +240,7 @@ class WhisperRuntime:
             )
         if language == "english":
             language = "en"
-        audio = decode_audio(request.audio, request.filename)
+        audio = decode_audio(request.audio, request.filename, request.max_seconds)
         return Prepared(request=request, state=(audio, language))
 
     def infer(self, batch: Sequence[Prepared]) -> Iterator[StepOutput]:

@@ -100,6 +100,7 @@ async def transcriptions(request: Request) -> Response:
         audio=audio,
         filename=filename,
         language=fields.language,
+        max_seconds=ctx.settings.max_audio_seconds,
         word_timestamps="word" in fields.timestamp_granularities,
     )
     prepared = await _prepare(handle, inference)
@@ -130,6 +131,7 @@ async def dialogue(request: Request) -> Response:
         audio=audio,
         filename=filename,
         language=fields.language,
+        max_seconds=ctx.settings.max_audio_seconds,
     )
     job = _submit(speech, await _prepare(speech, inference))
     events = _dialogue_events(ctx, speech.name, chat, job, fields.system, fields.model_dump())
