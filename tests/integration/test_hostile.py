@@ -38,7 +38,7 @@ def test_the_gateway_survives_hostile_requests_through_the_cli(node: NodeProcess
         assert gateway.process is not None
         out = tmp_path / "hostile.json"
         command = [sys.executable, "-m", "edgecloud", "bench", "hostile", "--url", gateway.url]
-        command += ["--requests", str(REQUESTS), "--seed", "2", "--no-audio", "--no-verify"]
+        command += ["--requests", str(REQUESTS), "--seed", "2", "--no-verify"]
         command += ["--pid", str(gateway.process.pid), "--out", str(out)]
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

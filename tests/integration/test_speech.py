@@ -18,7 +18,7 @@ import pytest
 
 from edgecloud.catalogue import Catalogue
 from edgecloud.config import default_cache_dir
-from edgecloud.serving.launcher import NodeProcess
+from edgecloud.serving.launcher import GatewayProcess, NodeProcess
 from edgecloud.speech.synth import SENTENCES, espeak_binary, speak, transcode
 from edgecloud.speech.voice import DialogueOptions, LocalVoice, ask_node, sse_events
 from edgecloud.speech.wer import WordErrors, word_errors
@@ -248,3 +248,32 @@ def test_ask_node_and_in_process_pipeline_hear_the_same_words(
     assert here.transcript == remote.transcript
     assert here.answer == remote.answer  # greedy decoding: the same engine answers the same way
     assert here.timings.first_token is not None and here.timings.answer >= here.timings.first_token
+
+
+def test_the_gateway_keeps_speech_on_the_edge(speech_node: NodeProcess, spoken: dict[str, Path]) -> None:
+    """Both audio routes through a gateway: the upload passes through unchanged, the edge answers, pinned,
+    with the placement headers; bad uploads get the node's errors through it."""
+    with GatewayProcess(edge=speech_node.url) as gateway:
+        gateway.wait_ready(60)
+        with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="t", max_retries=0, timeout=120) as c:
+            raw = c.audio.transcriptions.with_raw_response.create(
+                model=SPEECH, file=spoken[SPOKEN].open("rb"), response_format="verbose_json"
+            )
+        assert raw.headers["x-edgecloud-tier"] == "edge" and raw.headers["x-edgecloud-policy"] == "privacy"
+        assert word_errors(SPOKEN, raw.parse().text).wer <= 0.15
+        files = {"file": ("s.wav", spoken[SPOKEN].read_bytes())}
+        data = {"max_tokens": "6", "seed": "1"}
+        with httpx.stream(
+            "POST", f"{gateway.url}/v1/audio/dialogue", files=files, data=data, timeout=120
+        ) as r:
+            assert r.status_code == 200 and r.headers["x-edgecloud-tier"] == "edge"
+            events = list(sse_events(r.iter_lines()))
+        assert events[0][0] == "transcript" and events[-1] == ("message", "[DONE]")
+        bad = httpx.post(f"{gateway.url}/v1/audio/transcriptions", files={"file": ("x.ogg", b"OggS")},
+                         data={"model": SPEECH}, timeout=60)  # fmt: skip
+        assert _error(bad, 400)["param"] == "file" and bad.headers["x-edgecloud-tier"] == "edge"
+        wrong = httpx.post(f"{gateway.url}/v1/audio/transcriptions", json={"model": SPEECH}, timeout=30)
+        assert _error(wrong, 400)["type"] == "invalid_request_error"
+        unknown = httpx.post(f"{gateway.url}/v1/audio/transcriptions", files=files, data={"model": SPEECH},
+                             headers={"x-edgecloud-tier": "moon"}, timeout=30)  # fmt: skip
+        assert _error(unknown, 400)["param"] == "x-edgecloud-tier"

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edgecloud.errors import Forbidden
+from edgecloud.gateway.audio import audio_answer
 from edgecloud.gateway.classify import classify_answer
 from edgecloud.gateway.inbound import AUTO, Inbound, parse_inbound, task_alias
 from edgecloud.gateway.placement import Decision
@@ -231,6 +232,14 @@ async def classify(request: Request) -> Response:
     return await _serve(request, "classification")
 
 
+async def transcriptions(request: Request) -> Response:
+    return await audio_answer(request, "/v1/audio/transcriptions")
+
+
+async def dialogue(request: Request) -> Response:
+    return await audio_answer(request, "/v1/audio/dialogue")
+
+
 async def models(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     data = [
@@ -308,6 +317,8 @@ def create_gateway_app(
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/classify", classify, methods=["POST"]),
+        Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),
+        Route("/v1/audio/dialogue", dialogue, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

@@ -59,9 +59,15 @@ class Proxy:
         }
 
     async def open(
-        self, decision: Decision, path: str, payload_for: PayloadFor, request_id: str = ""
+        self,
+        decision: Decision,
+        path: str,
+        payload_for: PayloadFor,
+        request_id: str = "",
+        content_type: str = "application/json",
     ) -> Opened:
-        """The first usable response from the decided tier, else (when allowed) from the other one."""
+        """The first usable response from the decided tier, else (when allowed) from the other one.
+        `content_type`: the payload's (a multipart audio upload passes through with its boundary)."""
         order = [decision.tier]
         if self._retries.failover and not decision.pinned:
             others = [name for name in self._tiers if name != decision.tier]
@@ -77,7 +83,7 @@ class Proxy:
                 continue
             if index:
                 self._metrics.failovers.labels(order[0]).inc()
-            opened, last, used = await self._try_tier(tier, path, payload_for(name), request_id)
+            opened, last, used = await self._try_tier(tier, path, payload_for(name), request_id, content_type)
             attempts += used
             if opened is not None:
                 moved = (
@@ -98,7 +104,7 @@ class Proxy:
         raise Unavailable(f"no tier could answer: {last.message}", retry_after=1.0)
 
     async def _try_tier(
-        self, tier: Tier, path: str, payload: bytes, request_id: str
+        self, tier: Tier, path: str, payload: bytes, request_id: str, content_type: str
     ) -> tuple[tuple[aiohttp.ClientResponse, Upstream, int, int] | None, EdgecloudError | None, int]:
         last: EdgecloudError | None = None
         tried: set[str] = set()
@@ -115,7 +121,7 @@ class Proxy:
             ahead = upstream.load()
             token = upstream.in_flight.begin()
             try:
-                outcome = await self._send(upstream, path, payload, request_id)
+                outcome = await self._send(upstream, path, payload, request_id, content_type)
             except BaseException:  # cancelled: the client left while we waited for headers
                 upstream.in_flight.end(token)
                 raise
@@ -129,12 +135,12 @@ class Proxy:
         return None, last, self._retries.attempts
 
     async def _send(
-        self, upstream: Upstream, path: str, payload: bytes, request_id: str
+        self, upstream: Upstream, path: str, payload: bytes, request_id: str, content_type: str
     ) -> aiohttp.ClientResponse | tuple[EdgecloudError, bool]:
         """A response to hand on, or (error, retry on this tier?)."""
         limits = upstream.config
         timeout = self._timeouts[upstream.tier]
-        headers = {"Content-Type": "application/json", "x-request-id": request_id, **upstream.headers()}
+        headers = {"Content-Type": content_type, "x-request-id": request_id, **upstream.headers()}
         url = self._urls.get((upstream.name, path))
         if url is None:  # parsed once: yarl parsing a string costs more than the rest of the send
             url = self._urls[(upstream.name, path)] = URL(upstream.url + path)

@@ -74,6 +74,7 @@ class Topology(_Strict):
     decision_log: Path | None = None
     log_prompts: bool = False
     max_body_bytes: int = Field(4 << 20, ge=1024)
+    max_audio_bytes: int = Field(25 << 20, ge=1024)  # an audio upload (OpenAI allows 25 MB)
 
 
 def topology_from_urls(edge: str, cloud: str | None) -> dict[str, Any]:

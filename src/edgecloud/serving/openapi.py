@@ -190,6 +190,8 @@ NODE_OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/metrics", "Prometheus metrics", None, ok_types=("text/plain",), errors=(405,)),
 )
 GATEWAY_PATHS = (
+    "/v1/audio/transcriptions",
+    "/v1/audio/dialogue",
     "/v1/chat/completions",
     "/v1/completions",
     "/v1/embeddings",
@@ -213,7 +215,7 @@ def gateway_operations() -> tuple[Operation, ...]:
             op.body,
             op.form,
             op.ok_types,
-            tuple(sorted({*op.errors, 403})) if op.body else op.errors,
+            tuple(sorted({*op.errors, 403})) if op.body or op.form else op.errors,
         )
         for op in chosen
     )

@@ -40,8 +40,8 @@ class Target:
 
     chat_model: str
     embed_model: str
-    audio: bool = True  # the node's /v1/audio routes
-    verify: bool = True  # the node's /v1/speculative/verify
+    audio: bool = True  # the /v1/audio routes (a node's, or a gateway's in front of one)
+    verify: bool = True  # /v1/speculative/verify (a node only)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def hostile(
     embed_model: Annotated[
         str, typer.Option(help="an embedding model the server serves")
     ] = "all-minilm-l6-v2",
-    audio: Annotated[bool, typer.Option(help="include the audio routes (a node has them)")] = True,
+    audio: Annotated[bool, typer.Option(help="include the audio routes")] = True,
     verify: Annotated[bool, typer.Option(help="include /v1/speculative/verify (a node has it)")] = True,
     concurrency: Annotated[int, typer.Option(min=1, help="requests in flight at once")] = 8,
     pid: Annotated[int | None, typer.Option(help="the server's process id, to report its peak RSS")] = None,
@@ -64,7 +64,7 @@ def _attack_own_stack(
             gateway.wait_ready(timeout=60)
             assert gateway.process is not None
             console.print(f"[bold]gateway[/] {gateway.url} (in front of the node)")
-            front = Target(target.chat_model, target.embed_model, audio=False, verify=False)
+            front = Target(target.chat_model, target.embed_model, audio=target.audio, verify=False)
             pid = gateway.process.pid
             ok &= _attack(
                 console, gateway.url, front, requests, seed + 1, concurrency, pid, _named(out, "gateway")
