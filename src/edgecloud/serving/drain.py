@@ -79,6 +79,9 @@ class OpenResponses:
                 ended += 1
         return ended
 
+    def __len__(self) -> int:
+        return len(self._open)
+
     def track(self, task: asyncio.Task[object], response: _Response) -> None:
         self._open[task] = response
 

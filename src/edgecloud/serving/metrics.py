@@ -57,6 +57,14 @@ class NodeMetrics(ServiceMetrics):
             buckets=(1, 2, 4, 8, 16, 32, 64),
             registry=r,
         )
+        self.open_responses = Gauge(
+            "edgecloud_open_responses", "HTTP responses in flight (streams included)", registry=r
+        )
+        self.loop_tasks = Gauge(
+            "edgecloud_event_loop_tasks",
+            "asyncio tasks alive: flat when idle, else something leaks",
+            registry=r,
+        )
         self.load_seconds = Gauge(
             "edgecloud_model_load_seconds", "Time to load a model", ["model"], registry=r
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from starlette.requests import Request
@@ -60,4 +61,6 @@ async def health(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     ctx: NodeContext = request.app.state.ctx
+    ctx.metrics.open_responses.set(max(0, len(request.app.state.open_responses) - 1))  # not this one
+    ctx.metrics.loop_tasks.set(len(asyncio.all_tasks()))
     return Response(ctx.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
