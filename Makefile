@@ -26,7 +26,7 @@ TORCH_WHEELS ?= $(or $(PIP_FIND_LINKS),/opt/wheels)
 UV_VERSION := 0.13.9
 UV_PIP := $(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY)
 
-.PHONY: install system-deps demo test lint typecheck unit bench fuzz clean
+.PHONY: install system-deps demo test lint typecheck unit bench fuzz soak clean
 
 install: $(STAMP) system-deps
 
@@ -89,6 +89,12 @@ FUZZ_REQUESTS ?= 10000
 fuzz: install
 	EDGECLOUD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest tests/integration/test_contract.py -p no:cacheprovider
 	$(VENV)/bin/edgecloud bench hostile --requests $(FUZZ_REQUESTS) --out bench-results/hostile/outcome.json
+
+# Hours of uptime, compressed: gateway + edge + cloud behind a flapping link under steady load; fails on a
+# lost request or RSS/open-file growth after warm-up. SOAK_MINUTES to change (make test runs a short form).
+SOAK_MINUTES ?= 30
+soak: install
+	$(VENV)/bin/edgecloud bench soak --minutes $(SOAK_MINUTES)
 
 # A short version of every benchmark; each writes bench-results/<name>/report.html (+ report.json).
 bench: install

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from edgecloud.bench.hostile.cli import hostile as bench_hostile
 from edgecloud.bench.scenario_cli import scenario_app
+from edgecloud.bench.soak.cli import soak as bench_soak
 from edgecloud.bench.speculative.cli import speculative as bench_speculative
 from edgecloud.catalogue import Catalogue
 from edgecloud.cli_errors import print_error
@@ -48,6 +49,7 @@ app.add_typer(bench_app, name="bench")
 bench_app.add_typer(scenario_app, name="scenario")
 bench_app.command("speculative")(bench_speculative)
 bench_app.command("hostile")(bench_hostile)
+bench_app.command("soak")(bench_soak)
 app.add_typer(keys_app, name="keys")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(router_app, name="router")

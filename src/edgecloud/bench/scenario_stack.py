@@ -62,6 +62,10 @@ class LinkThread:
         # One attribute store: the emulator reads its profile afresh for every chunk it forwards.
         self.emulator.profile = replace(self.emulator.profile, rtt_s=rtt_s)
 
+    def set_online(self, online: bool) -> None:
+        """Takes the link down (open connections cut, new ones refused) or brings it back."""
+        asyncio.run_coroutine_threadsafe(self.emulator.set_online(online), self._loop).result(10)
+
     def __enter__(self) -> Self:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.emulator.start(), self._loop).result(10)
