@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -110,39 +112,41 @@ def test_breaker_stops_traffic_after_five_failures_until_the_cooldown(tmp_path: 
             assert httpx.get(f"{gateway.url}/health").json()["upstreams"]["cloud-0"]["breaker"] == "closed"
 
 
-def test_hostile_json_is_400_at_the_gateway_and_never_reaches_a_tier(tmp_path: Path) -> None:
+@contextmanager
+def _echo_tiers(tmp_path: Path) -> Iterator[tuple[EchoProcess, EchoProcess, GatewayProcess]]:
+    """Two instant echo upstreams (edge, cloud) and a gateway in front of them, all ready."""
     with EchoProcess() as edge, EchoProcess() as cloud:
         edge.wait_ready(30)
         cloud.wait_ready(30)
         with GatewayProcess(config=_topology(tmp_path, edge.url, cloud.url)) as gateway:
             gateway.wait_ready(30)
-            for name, raw in bodies("auto").items():
-                r = httpx.post(
-                    f"{gateway.url}/v1/chat/completions",
-                    content=raw,
-                    headers={"content-type": "application/json"},
-                    timeout=30,
-                )
-                assert r.status_code == 400, (name, r.text)
-                assert set(r.json()["error"]) == {"message", "type", "param", "code"}
-            assert (
-                not (tmp_path / "decisions.jsonl").exists() or not (tmp_path / "decisions.jsonl").read_text()
+            yield edge, cloud, gateway
+
+
+def test_hostile_json_is_400_at_the_gateway_and_never_reaches_a_tier(tmp_path: Path) -> None:
+    with _echo_tiers(tmp_path) as (_, _, gateway):
+        for name, raw in bodies("auto").items():
+            r = httpx.post(
+                f"{gateway.url}/v1/chat/completions",
+                content=raw,
+                headers={"content-type": "application/json"},
+                timeout=30,
             )
-            assert httpx.post(f"{gateway.url}/v1/chat/completions", json=CHAT, timeout=30).status_code == 200
+            assert r.status_code == 400, (name, r.text)
+            assert set(r.json()["error"]) == {"message", "type", "param", "code"}
+        log = tmp_path / "decisions.jsonl"
+        assert not log.exists() or not log.read_text()
+        assert httpx.post(f"{gateway.url}/v1/chat/completions", json=CHAT, timeout=30).status_code == 200
 
 
 def test_both_tiers_down_is_503_with_retry_after(tmp_path: Path) -> None:
-    with EchoProcess() as edge, EchoProcess() as cloud:
-        edge.wait_ready(30)
-        cloud.wait_ready(30)
-        with GatewayProcess(config=_topology(tmp_path, edge.url, cloud.url)) as gateway:
-            gateway.wait_ready(30)
-            edge.terminate()
-            cloud.terminate()
-            r = httpx.post(f"{gateway.url}/v1/chat/completions", json=CHAT, timeout=30)
-            assert r.status_code == 503
-            assert int(r.headers["Retry-After"]) >= 1
-            assert r.json()["error"]["type"] == "service_unavailable"
+    with _echo_tiers(tmp_path) as (edge, cloud, gateway):
+        edge.terminate()
+        cloud.terminate()
+        r = httpx.post(f"{gateway.url}/v1/chat/completions", json=CHAT, timeout=30)
+        assert r.status_code == 503
+        assert int(r.headers["Retry-After"]) >= 1
+        assert r.json()["error"]["type"] == "service_unavailable"
 
 
 @pytest.mark.slow
