@@ -92,8 +92,8 @@ def test_a_surname_resolves_to_the_person_it_shares_documents_and_mentions_with(
 
 
 def test_llm_triples_are_kept_only_when_both_ends_occur_in_the_text() -> None:
-    from edgecloud.cloud.kg import Mention
     from edgecloud.cloud.kg_llm import grounded
+    from edgecloud.cloud.kg_types import Mention
 
     text = "Alan Turing worked at Bletchley Park. He broke the Enigma code."
     raw = [

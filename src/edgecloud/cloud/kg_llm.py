@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from edgecloud.cloud.kg import CONCEPT, UNTYPED, Mention, Triple, clean_name
+from edgecloud.cloud.kg_types import CONCEPT, UNTYPED, Mention, Triple, clean_name
 
 SCHEMA = {
     "type": "object",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgecloud.cloud.kg import CONCEPT
+from edgecloud.cloud.kg_types import CONCEPT
 
 Embed = Callable[[list[str]], np.ndarray]  # unit-length vectors, one row per name
 FAMILIES = {"GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE"}
