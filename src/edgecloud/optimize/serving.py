@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import cast
 
-from edgecloud.catalogue import Kind, LocalPath, ModelSpec
 from edgecloud.errors import ModelNotFound
+from edgecloud.modelspec import Kind, LocalPath, ModelSpec
 from edgecloud.optimize.artifact import read_manifest, size_on_disk
 from edgecloud.optimize.gguf import GGUF_FILE
 
