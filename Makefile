@@ -83,7 +83,7 @@ test: install lint typecheck
 
 # The long fuzz: Schemathesis from /openapi.json with FUZZ_EXAMPLES cases per operation and phase, then
 # FUZZ_REQUESTS seeded malformed and hostile requests, each against a live node and a gateway in front of
-# it (make test runs 6 cases and 2,000 requests).
+# it (make test runs 4 cases and 1,000 requests).
 FUZZ_EXAMPLES ?= 100
 FUZZ_REQUESTS ?= 10000
 fuzz: install

@@ -20,7 +20,7 @@ from tests.conftest import CHAT, EMBED
 
 pytestmark = pytest.mark.slow
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
-EXAMPLES = int(os.environ.get("EDGECLOUD_FUZZ_EXAMPLES", "6"))  # per operation and phase; make fuzz: 100
+EXAMPLES = int(os.environ.get("EDGECLOUD_FUZZ_EXAMPLES", "4"))  # per operation and phase; make fuzz: 100
 
 
 @pytest.fixture(scope="module")

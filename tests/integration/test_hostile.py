@@ -17,7 +17,7 @@ from edgecloud.serving.launcher import GatewayProcess, NodeProcess
 from tests.conftest import CHAT, EMBED
 
 pytestmark = pytest.mark.slow
-REQUESTS = 2_000
+REQUESTS = 1_000
 NORMAL = {"model": CHAT, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
 
 
