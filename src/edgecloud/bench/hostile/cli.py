@@ -35,7 +35,7 @@ def hostile(
     """Send seeded malformed and hostile requests (broken JSON, invalid UTF-8, deep nesting, 50 MB
     strings, NaN and out-of-range numbers, wrong types, 10,000 messages, wrong content types, multipart
     garbage, slow bodies, wrong routes) and check every answer: no 5xx, OpenAI-shaped errors, no hang,
-    a normal request served afterwards. Exits 1 if any rule broke. About 45 s per 2,000 requests on 2 cores."""
+    a normal request served afterwards. Exits 1 if any rule broke. About 45 s per 2,000 on 2 cores."""
     target = Target(chat_model, embed_model, audio=audio, verify=verify)
     console = Console()
     if url is not None:
