@@ -147,7 +147,7 @@ async def _relay(
 ) -> AsyncIterator[bytes]:
     scanner = UsageScanner(drop_usage=not inbound.client_wants_usage())
     first: float | None = None
-    status, finished = opened.response.status, False
+    status, finished, broke = opened.response.status, False, False
     try:
         async for data in opened.response.content.iter_any():
             if first is None:
@@ -159,7 +159,7 @@ async def _relay(
             yield rest
         finished = True
     except (TimeoutError, aiohttp.ClientError) as exc:
-        status = 502
+        status, broke = 502, True
         opened.upstream.breaker.failure()
         error = {
             "error": {
@@ -183,7 +183,7 @@ async def _relay(
                 opened,
                 inbound,
                 started,
-                status if finished else 499,
+                status if finished or broke else 499,  # 499: the client left; 502: the upstream broke
                 scanner.prompt_tokens,
                 scanner.completion_tokens,
             )
