@@ -19,7 +19,7 @@ from edgecloud.errors import InvalidRequest
 from edgecloud.gateway.inbound import AUTO, Inbound
 from edgecloud.gateway.placement import Decision
 from edgecloud.gateway.proxy import Opened
-from edgecloud.gateway.relay import decision_headers, record_for
+from edgecloud.gateway.relay import decision_headers, record_for, upstream_broke
 from edgecloud.gateway.service import Gateway
 from edgecloud.security.auth import check_tier, request_key
 from edgecloud.serving.errors import read_bytes
@@ -35,10 +35,7 @@ def place_audio(gateway: Gateway, hint: str | None) -> Decision:
             "speech stays on the edge (a voice is personal data)",
             pinned=True,
         )
-    if hint not in gateway.tiers:
-        raise InvalidRequest(
-            f"unknown tier {hint!r}; this gateway has {', '.join(gateway.tiers)}", param="x-edgecloud-tier"
-        )
+    gateway.check_tier_name(hint)
     return Decision(hint, "hint", f"client asked for tier {hint}", pinned=True)
 
 
@@ -79,22 +76,19 @@ async def _pass_through(
 ) -> AsyncIterator[bytes]:
     """The node's events as they come; a client that leaves closes the upstream request (and so stops
     the node's transcription and answer)."""
-    status, finished = 200, False
+    status, finished, broke = 200, False, False
     try:
         async for data in opened.response.content.iter_any():
             yield data
         finished = True
-    except (TimeoutError, aiohttp.ClientError):
-        status = 502
-        opened.upstream.breaker.failure()
-        yield (
-            b'data: {"error": {"message": "upstream failed mid-stream", "type": "upstream_error", '
-            b'"param": null, "code": "upstream_stream_error"}}\n\ndata: [DONE]\n\n'
-        )
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        status, broke = 502, True
+        yield upstream_broke(opened, exc)
     finally:
         opened.finish()
         if finished:
             opened.response.release()
         else:
             opened.response.close()
-        gateway.account(record_for(opened, inbound, started, status if finished else 499))
+        # 499: the client left; 502: the upstream broke
+        gateway.account(record_for(opened, inbound, started, status if finished or broke else 499))

@@ -142,6 +142,21 @@ def stream_response(
     )
 
 
+def upstream_broke(opened: Opened, exc: BaseException) -> bytes:
+    """An upstream that fails after bytes reached the client cannot be failed over: its breaker counts
+    the failure and the stream ends with an error event and [DONE], never cut mid-body."""
+    opened.upstream.breaker.failure()
+    error = {
+        "error": {
+            "message": f"upstream {opened.upstream.name} failed mid-stream: {exc.__class__.__name__}",
+            "type": "upstream_error",
+            "param": None,
+            "code": "upstream_stream_error",
+        }
+    }
+    return f"data: {json.dumps(error)}\n\ndata: [DONE]\n\n".encode()
+
+
 async def _relay(
     gateway: Gateway, opened: Opened, inbound: Inbound, started: float, restorer: StreamRestorer | None
 ) -> AsyncIterator[bytes]:
@@ -160,16 +175,7 @@ async def _relay(
         finished = True
     except (TimeoutError, aiohttp.ClientError) as exc:
         status, broke = 502, True
-        opened.upstream.breaker.failure()
-        error = {
-            "error": {
-                "message": f"upstream {opened.upstream.name} failed mid-stream: {exc.__class__.__name__}",
-                "type": "upstream_error",
-                "param": None,
-                "code": "upstream_stream_error",
-            }
-        }
-        yield f"data: {json.dumps(error)}\n\ndata: [DONE]\n\n".encode()
+        yield upstream_broke(opened, exc)
     finally:
         opened.finish()
         if finished:

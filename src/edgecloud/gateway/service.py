@@ -185,6 +185,13 @@ class Gateway:
             if isinstance(policy, RouterPolicy):
                 policy.prime(text)
 
+    def check_tier_name(self, name: str) -> None:
+        """A tier a client names (header or metadata) must be one of this gateway's: a 400 otherwise."""
+        if name not in self.tiers:
+            raise InvalidRequest(
+                f"unknown tier {name!r}; this gateway has {', '.join(self.tiers)}", param="x-edgecloud-tier"
+            )
+
     def _chain_for(self, privacy_mode: str | None) -> tuple[PlacementChain, PrivacyPolicy | None]:
         if privacy_mode is None or self.privacy is None or privacy_mode == self.privacy.mode:
             return self.chain, self.privacy
@@ -255,10 +262,8 @@ class Gateway:
     def _view(self, inbound: Inbound, tier_header: str | None) -> RequestView:
         meta = inbound.metadata
         hint = tier_header or meta.get("tier")
-        if hint is not None and hint not in self.tiers:
-            raise InvalidRequest(
-                f"unknown tier {hint!r}; this gateway has {', '.join(self.tiers)}", param="x-edgecloud-tier"
-            )
+        if hint is not None:
+            self.check_tier_name(hint)
         text = inbound.text()
         max_tokens = inbound.body.get("max_tokens") or inbound.body.get("max_completion_tokens")
         return RequestView(
