@@ -181,7 +181,7 @@ def _decode_pcm16(data: bytes, limit: int | None = None) -> np.ndarray:
         if not container.streams.audio:
             raise ValueError("no audio stream")
         frames = container.decode(audio=0)
-        decoded = counted = 0
+        decoded = 0
         while True:
             try:
                 frame = next(frames)
@@ -189,9 +189,9 @@ def _decode_pcm16(data: bytes, limit: int | None = None) -> np.ndarray:
                 break
             except av.error.InvalidDataError:  # a damaged frame is skipped, as faster-whisper does
                 continue
-            chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
-            decoded += sum(len(chunk) for chunk in chunks[counted:])
-            counted = len(chunks)
+            new = [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
+            chunks.extend(new)
+            decoded += sum(len(chunk) for chunk in new)
             if limit is not None and decoded > limit:
                 raise AudioTooLong
         chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))

@@ -8,7 +8,7 @@ Every error status carries OpenAI's error shape. Schemathesis reads this documen
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -207,17 +207,7 @@ def gateway_operations() -> tuple[Operation, ...]:
     can also answer 403 (a key's scope, PII blocked)."""
     chosen = [op for op in NODE_OPERATIONS if op.path in GATEWAY_PATHS]
     return tuple(
-        Operation(
-            op.method,
-            op.path,
-            op.summary,
-            op.ok,
-            op.body,
-            op.form,
-            op.ok_types,
-            tuple(sorted({*op.errors, 403})) if op.body or op.form else op.errors,
-        )
-        for op in chosen
+        replace(op, errors=tuple(sorted({*op.errors, 403}))) if op.body or op.form else op for op in chosen
     )
 
 
