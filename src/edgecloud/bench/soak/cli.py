@@ -84,7 +84,7 @@ def _summary(result: SoakResult) -> dict[str, object]:
         "processes": {
             s.name: {
                 "rss_growth": s.growth(result.config.warm_up_s),
-                "fd_growth": s.fd_growth(result.config.warm_up_s),
+                "fd_growth": s.fd_growth(result.config.warm_up_s)[0],
                 "samples": [asdict(x) for x in s.samples],
             }
             for s in result.series

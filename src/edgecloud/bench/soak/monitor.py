@@ -39,10 +39,10 @@ class Series:
         warm = self._warm(warm_up_s)
         return warm[-1].rss_mb / warm[0].rss_mb - 1 if len(warm) > 1 else 0.0
 
-    def fd_growth(self, warm_up_s: float) -> int:
-        """Open files added since the first sample after warm-up."""
+    def fd_growth(self, warm_up_s: float) -> tuple[int, int]:
+        """(open files added since the first sample after warm-up, open files at that sample)."""
         warm = self._warm(warm_up_s)
-        return warm[-1].fds - warm[0].fds if len(warm) > 1 else 0
+        return (warm[-1].fds - warm[0].fds, warm[0].fds) if len(warm) > 1 else (0, 0)
 
     def _warm(self, warm_up_s: float) -> list[Sample]:
         return [s for s in self.samples if s.at_s >= warm_up_s]

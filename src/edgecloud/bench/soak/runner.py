@@ -49,8 +49,8 @@ class SoakResult:
             rss = series.growth(self.config.warm_up_s)
             if rss > GROWTH_LIMIT:
                 found.append(f"{series.name}: RSS grew {rss:.0%} after warm-up")
-            grown = series.fd_growth(self.config.warm_up_s)
-            if grown > max(FD_SLACK, GROWTH_LIMIT * series.samples[0].fds):
+            grown, base = series.fd_growth(self.config.warm_up_s)
+            if grown > max(FD_SLACK, GROWTH_LIMIT * base):
                 found.append(f"{series.name}: {grown} more open files after warm-up")
         return found
 
