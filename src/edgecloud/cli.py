@@ -14,12 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
+from edgecloud.bench.gpu.cli import gpu as bench_gpu
 from edgecloud.bench.hostile.cli import hostile as bench_hostile
 from edgecloud.bench.scenario_cli import scenario_app
 from edgecloud.bench.soak.cli import soak as bench_soak
 from edgecloud.bench.speculative.cli import speculative as bench_speculative
 from edgecloud.catalogue import Catalogue
 from edgecloud.cli_errors import print_error
+from edgecloud.cli_options import DeviceOption, node_settings
 from edgecloud.cloud.cli import cloud_app, kg_app
 from edgecloud.config import NodeSettings
 from edgecloud.errors import EdgecloudError
@@ -49,6 +51,7 @@ app.add_typer(bench_app, name="bench")
 bench_app.add_typer(scenario_app, name="scenario")
 bench_app.command("speculative")(bench_speculative)
 bench_app.command("hostile")(bench_hostile)
+bench_app.command("gpu")(bench_gpu)
 bench_app.command("soak")(bench_soak)
 app.add_typer(keys_app, name="keys")
 app.add_typer(telemetry_app, name="telemetry")
@@ -69,10 +72,19 @@ def _size(n: int | None) -> str:
 
 
 @models_app.command("list")
-def models_list() -> None:
-    """Show the bundled models and whether their packages are installed."""
-    catalogue = Catalogue(NodeSettings().cache_dir)
-    table = Table("name", "kind", "size", "quantization", "context", "runtime", "installed")
+def models_list(device: DeviceOption = None) -> None:
+    """Show the bundled models, whether their packages are installed, and where each would run."""
+    from edgecloud.runtimes import planned_device
+    from edgecloud.runtimes.device import resolve_device
+
+    settings = node_settings(console, **({"device": device} if device else {}))
+    try:
+        where = resolve_device(settings.device)
+    except EdgecloudError as exc:
+        print_error(console, exc.message)
+        raise typer.Exit(2) from None
+    catalogue = Catalogue(settings.cache_dir)
+    table = Table("name", "kind", "size", "quantization", "context", "runtime", "device", "installed")
     for spec in catalogue:
         status = catalogue.status(spec)
         table.add_row(
@@ -82,6 +94,7 @@ def models_list() -> None:
             spec.quantization,
             str(spec.context_length),
             spec.runtime,
+            planned_device(spec, where),
             "yes" if status.installed else "no",
         )
     Console(width=max(Console().width, 110)).print(table)
@@ -141,11 +154,21 @@ def serve(
     tier: Annotated[str | None, typer.Option(help="tier label for metrics [default: edge]")] = None,
     n_ctx: Annotated[int | None, typer.Option("--n-ctx", help="decoder context window")] = None,
     max_queue: Annotated[int | None, typer.Option(help="queued requests per decoder before 429")] = None,
+    device: DeviceOption = None,
+    n_gpu_layers: Annotated[
+        int | None,
+        typer.Option(min=-1, help="llama.cpp layers on the GPU, -1 all (needs `make install-gpu`)"),
+    ] = None,
     max_batch: Annotated[
-        int | None, typer.Option(help="transformers decoders: sequences per decode step [default: 32]")
+        int | None,
+        typer.Option(help="transformers decoders: sequences per decode step [default: 32 CPU, 256 GPU]"),
     ] = None,
     max_batch_tokens: Annotated[
-        int | None, typer.Option(help="transformers decoders: tokens per step, prompts joining included")
+        int | None,
+        typer.Option(
+            help="transformers decoders: tokens per step, prompts joining included "
+            "[default: 4096 CPU, 16384 GPU]"
+        ),
     ] = None,
     draft_model: Annotated[
         str | None,
@@ -181,6 +204,8 @@ def serve(
             "threads": threads,
             "tier": tier,
             "n_ctx": n_ctx,
+            "device": device,
+            "n_gpu_layers": n_gpu_layers,
             "max_queue": max_queue,
             "max_batch": max_batch,
             "max_batch_tokens": max_batch_tokens,
@@ -192,7 +217,7 @@ def serve(
         }.items()
         if v is not None
     }
-    settings = NodeSettings(**overrides)  # type: ignore[arg-type]
+    settings = node_settings(console, **overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def on_event(name: str, phase: str, seconds: float) -> None:

@@ -26,11 +26,23 @@ class NodeSettings(BaseSettings):
         None, ge=64, description="context window for decoders (default: min(model, 4096))"
     )
     max_queue: int = Field(16, ge=1, description="requests waiting per decoder before 429")
-    max_batch: int = Field(
-        32, ge=1, description="sequences decoded together per step (transformers decoders; 1 = no batching)"
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where transformers engines run: auto takes a CUDA GPU when torch sees one"
     )
-    max_batch_tokens: int = Field(
-        4096, ge=1, description="tokens one batching step may process: decode tokens plus prompts joining"
+    n_gpu_layers: int | None = Field(
+        None, ge=-1, description="llama.cpp layers on the GPU (-1 all; default: all on a CUDA device)"
+    )
+    max_batch: int | None = Field(
+        None,
+        ge=1,
+        description="sequences decoded together per step (transformers decoders; 1 = no batching; "
+        "default: 32 on the CPU, 256 on a GPU)",
+    )
+    max_batch_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="tokens one batching step may process: decode tokens plus prompts joining "
+        "(default: 4096 on the CPU, 16384 on a GPU)",
     )
     max_body_bytes: int = Field(4 << 20, ge=1024, description="largest accepted request body")
     max_audio_bytes: int = Field(

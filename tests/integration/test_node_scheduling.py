@@ -104,6 +104,12 @@ def test_health_and_metrics_expose_the_design_names(node: NodeProcess) -> None:
     assert health["status"] == "ok"
     assert set(health["models"]) >= {CHAT, EMBED}
     assert all("queue_depth" in m for m in health["models"].values())
+    # no GPU here: llama.cpp's portable wheel and the transformers encoder both run on the CPU
+    assert health["device"] == "cpu fp32"
+    assert health["models"][CHAT]["device"] == "cpu"
+    assert health["models"][EMBED]["device"] == "cpu fp32"
+    listed = {m["id"]: m for m in httpx.get(f"{node.url}/v1/models").json()["data"]}
+    assert listed[EMBED]["device"] == "cpu fp32" and listed[CHAT]["device"] == "cpu"
     httpx.post(
         f"{node.url}/v1/chat/completions",
         timeout=60,

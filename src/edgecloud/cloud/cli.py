@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from edgecloud.cli_errors import print_error
+from edgecloud.cli_options import DeviceOption
 from edgecloud.errors import EdgecloudError
 
 if TYPE_CHECKING:  # the job modules import Ray; commands load them only when they run
@@ -46,6 +47,17 @@ def _check_models(models: list[str], runtime: str | None) -> None:
         raise _fail(exc.message) from None
 
 
+def _gpus_per_replica(device: str | None) -> float:
+    """One GPU per replica when this machine's device is a GPU: Ray shows a replica only the GPUs it
+    reserved, so without one `auto` would find none inside the replica. `cuda` without a GPU fails here,
+    before Ray starts."""
+    import os
+
+    from edgecloud.runtimes.device import resolve_device
+
+    return 1.0 if resolve_device(device or os.environ.get("EDGECLOUD_DEVICE", "auto")).kind == "cuda" else 0.0
+
+
 @cloud_app.command("serve")
 def serve(
     model: Annotated[list[str], typer.Option("--model", "-m", help="catalogue name or path; repeatable")],
@@ -58,6 +70,13 @@ def serve(
     port: Annotated[int, typer.Option(help="port of Serve's HTTP proxy")] = 8000,
     threads: Annotated[int, typer.Option(help="engine threads per replica")] = 1,
     replica_cpus: Annotated[float, typer.Option(help="Ray CPUs reserved per replica")] = 1.0,
+    device: DeviceOption = None,
+    replica_gpus: Annotated[
+        float | None,
+        typer.Option(
+            min=0, help="Ray GPUs reserved per replica [default: 1 when the device is a GPU, else 0]"
+        ),
+    ] = None,
     runtime: Annotated[str | None, typer.Option(help="force an engine: llamacpp or transformers")] = None,
     target_ongoing: Annotated[
         float, typer.Option(help="autoscaling target: ongoing requests per replica")
@@ -69,6 +88,7 @@ def serve(
     from edgecloud.cloud.session import ray_session
 
     try:
+        gpus = replica_gpus if replica_gpus is not None else _gpus_per_replica(device)
         options = ServeOptions(
             models=tuple(model),
             replicas=replicas,
@@ -77,6 +97,8 @@ def serve(
             port=port,
             threads=threads,
             replica_cpus=replica_cpus,
+            replica_gpus=gpus,
+            node_settings={"device": device} if device else {},
             runtime=runtime,
             target_ongoing_requests=target_ongoing,
         )

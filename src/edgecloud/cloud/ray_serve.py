@@ -29,6 +29,7 @@ class ServeOptions:
     port: int = 8000
     threads: int = 1  # engine threads per replica: 2 replicas x 1 thread fit 2 cores
     replica_cpus: float = 1.0
+    replica_gpus: float = 0.0  # Ray hides GPUs from actors that reserve none (CUDA_VISIBLE_DEVICES)
     runtime: str | None = None
     max_ongoing_requests: int = 16  # the node queues behind its worker; Serve must not cap it lower
     target_ongoing_requests: float = 2.0
@@ -96,7 +97,11 @@ def node_deployment(options: ServeOptions) -> Any:
 
     config: dict[str, Any] = {
         "name": DEPLOYMENT_NAME,
-        "ray_actor_options": {"num_cpus": options.replica_cpus, "runtime_env": {"env_vars": WORKER_ENV}},
+        "ray_actor_options": {
+            "num_cpus": options.replica_cpus,
+            "num_gpus": options.replica_gpus,
+            "runtime_env": {"env_vars": WORKER_ENV},
+        },
         "max_ongoing_requests": options.max_ongoing_requests,
         "health_check_period_s": 5,
         "health_check_timeout_s": 150,

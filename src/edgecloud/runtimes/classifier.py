@@ -18,6 +18,7 @@ import numpy as np
 from edgecloud.catalogue import ModelSpec
 from edgecloud.errors import InvalidRequest, ModelFileError
 from edgecloud.runtimes.base import Capability, InferenceRequest, InferenceResult, Prepared, StepOutput
+from edgecloud.runtimes.device import CPU, Device
 
 POOLING_KEY = "edgecloud_pooling"  # "cls" (transformers' own head) or "mean"
 NORMALIZE_KEY = "edgecloud_normalize"  # L2-normalise the mean-pooled vector first
@@ -48,14 +49,16 @@ def pooling_of(config: Any) -> tuple[str, bool]:
     return pooling, bool(getattr(config, NORMALIZE_KEY, False))
 
 
-def _load_model(path: Path, model_class: Any) -> Any:
+def _load_model(path: Path, model_class: Any, device: Device = CPU) -> Any:
     """fp32 safetensors, or the int8 file `edgecloud optimize quantize --method dynamic-int8` writes
     (the config, and with it the pooling flags, is the source folder's)."""
     if (path / INT8_WEIGHTS).is_file():
         from edgecloud.optimize.int8 import load_int8
 
         return load_int8(path, model_class)
-    return model_class.from_pretrained(path).eval()
+    from edgecloud.runtimes.transformers import on_device
+
+    return on_device(model_class.from_pretrained(path), device)
 
 
 class TransformersClassifier:
@@ -63,7 +66,7 @@ class TransformersClassifier:
 
     capabilities = frozenset({Capability.CLASSIFICATION})
 
-    def __init__(self, *, n_threads: int | None = None) -> None:
+    def __init__(self, *, n_threads: int | None = None, device: Device = CPU) -> None:
         self._n_threads = n_threads
         self._model: Any = None
         self._tokenizer: Any = None
@@ -72,6 +75,12 @@ class TransformersClassifier:
         self.labels: tuple[str, ...] = ()
         self.context_length = 512
         self.forward_passes = 0
+        # int8 folders hold CPU kernels (dynamic quantisation): they stay on the CPU whatever is asked
+        self.device = device
+
+    @property
+    def device_label(self) -> str:
+        return self.device.label
 
     def load(self, spec: ModelSpec) -> None:
         path = getattr(spec.source, "path", None)
@@ -86,7 +95,9 @@ class TransformersClassifier:
         if self._n_threads:
             torch.set_num_threads(self._n_threads)
         self._tokenizer = AutoTokenizer.from_pretrained(path)
-        self._model = _load_model(path, AutoModelForSequenceClassification)
+        if (path / INT8_WEIGHTS).is_file():
+            self.device = CPU
+        self._model = _load_model(path, AutoModelForSequenceClassification, self.device)
         config = self._model.config
         self._pooling, self._normalize = pooling_of(config)
         id2label = {int(k): str(v) for k, v in config.id2label.items()}
@@ -131,10 +142,10 @@ class TransformersClassifier:
                 truncation=True,
                 max_length=self.context_length,
                 return_tensors="pt",
-            )
+            ).to(self.device.torch_device)
             with torch.inference_mode():
                 logits = classifier_logits(self._model, encoded, self._pooling, self._normalize)
-            rows.append(torch.softmax(logits.float(), dim=-1).numpy())
+            rows.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
             self.forward_passes += 1
         if not rows:
             return np.zeros((0, len(self.labels)), dtype=np.float32)

@@ -39,6 +39,13 @@ from edgecloud.runtimes.textstream import (
 )
 
 
+def gpu_offload_supported() -> bool:
+    """Whether the installed llama.cpp was built with a GPU backend (CUDA, Metal, Vulkan...)."""
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
 class LlamaCppRuntime:
     """One llama.cpp context; not thread-safe, so the node gives it a single worker thread."""
 
@@ -52,8 +59,10 @@ class LlamaCppRuntime:
         n_batch: int = 512,
         verify_sessions: int = 16,
         verify_ttl: float = 120.0,
+        n_gpu_layers: int = 0,
     ) -> None:
         self._n_ctx = n_ctx
+        self._n_gpu_layers = n_gpu_layers
         self._verify_limits = (verify_sessions, verify_ttl)
         self._n_threads = n_threads
         self._n_batch = n_batch
@@ -81,6 +90,7 @@ class LlamaCppRuntime:
             n_batch=self._n_batch,
             logits_all=False,
             verbose=False,
+            n_gpu_layers=self.offloaded_layers,
         )
         self.context_length = int(self._llm.n_ctx())
         self._name = spec.name
@@ -92,6 +102,17 @@ class LlamaCppRuntime:
                 eos_token=self._token_text(self._llm.token_eos()),
                 bos_token=self._token_text(self._llm.token_bos()),
             )
+
+    @property
+    def offloaded_layers(self) -> int:
+        """Layers llama.cpp puts on the GPU: what was asked, where this build has a GPU backend (the
+        portable CPU wheel has none: `make install-gpu` builds one with CUDA)."""
+        return self._n_gpu_layers if self._n_gpu_layers and gpu_offload_supported() else 0
+
+    @property
+    def device_label(self) -> str:
+        layers = self.offloaded_layers
+        return "cpu" if not layers else f"cuda ({'all' if layers < 0 else layers} layers)"
 
     @property
     def llm(self) -> Any:

@@ -20,6 +20,7 @@ class RemoteRuntime:
     """Streams from the upstream and re-emits its deltas; stop sequences are also applied locally."""
 
     capabilities = frozenset({Capability.CHAT, Capability.COMPLETION, Capability.EMBEDDING})
+    device_label = "remote"  # the upstream server's own device, which its /health reports
 
     def __init__(
         self,

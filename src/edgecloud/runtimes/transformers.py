@@ -12,7 +12,9 @@ import numpy as np
 
 from edgecloud.catalogue import ModelSpec
 from edgecloud.errors import InvalidRequest, ModelFileError
+from edgecloud.runtimes import hf_cache
 from edgecloud.runtimes.base import Capability, InferenceRequest, InferenceResult, Prepared, StepOutput
+from edgecloud.runtimes.device import CPU, Device
 from edgecloud.runtimes.gguf_hf import load_gguf_decoder
 from edgecloud.runtimes.hf_detok import HFDetokenizer
 from edgecloud.runtimes.textstream import DecodeState, StopMatcher, decoder_postprocess, token_budget
@@ -33,12 +35,17 @@ class TransformersEncoder:
 
     capabilities = frozenset({Capability.EMBEDDING})
 
-    def __init__(self, *, n_threads: int | None = None) -> None:
+    def __init__(self, *, n_threads: int | None = None, device: Device = CPU) -> None:
         self._n_threads = n_threads
+        self.device = device
         self._model: Any = None
         self._tokenizer: Any = None
         self.context_length = 512
         self.forward_passes = 0
+
+    @property
+    def device_label(self) -> str:
+        return self.device.label
 
     def load(self, spec: ModelSpec) -> None:
         import torch
@@ -48,7 +55,7 @@ class TransformersEncoder:
             torch.set_num_threads(self._n_threads)
         path = _local_path(spec)
         self._tokenizer = AutoTokenizer.from_pretrained(path)
-        self._model = AutoModel.from_pretrained(path).eval()
+        self._model = on_device(AutoModel.from_pretrained(path), self.device)
         self.context_length = _max_seq_length(path, spec.context_length)
 
     def preprocess(self, request: InferenceRequest) -> Prepared:
@@ -77,20 +84,26 @@ class TransformersEncoder:
 
         encoded = self._tokenizer(
             texts, padding=True, truncation=True, max_length=self.context_length, return_tensors="pt"
-        )
+        ).to(self.device.torch_device)
         with torch.inference_mode():
             hidden = self._model(**encoded).last_hidden_state
         mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
         normalised = torch.nn.functional.normalize(pooled, p=2, dim=1)
         self.forward_passes += 1
-        return np.asarray(normalised.float().numpy(), dtype=np.float32)
+        return np.asarray(normalised.float().cpu().numpy(), dtype=np.float32)
 
     def postprocess(self, raw: StepOutput) -> InferenceResult:
         return InferenceResult(embeddings=raw.vectors, prompt_tokens=int(raw.prepared.state))
 
     def close(self) -> None:
         self._model = None
+
+
+def on_device(model: Any, device: Device) -> Any:
+    """The model in eval mode on `device`, in the device's dtype (a no-op for fp32 on the CPU; a folder
+    saved in half precision is widened there, since CPU kernels are fp32)."""
+    return model.to(device=device.torch_device, dtype=device.torch_dtype).eval()
 
 
 def _max_seq_length(path: Path, default: int) -> int:
@@ -107,9 +120,12 @@ class TransformersDecoder:
 
     capabilities = frozenset({Capability.CHAT, Capability.COMPLETION, Capability.LOGPROBS})
 
-    def __init__(self, *, n_threads: int | None = None, n_ctx: int | None = None) -> None:
+    def __init__(
+        self, *, n_threads: int | None = None, n_ctx: int | None = None, device: Device = CPU
+    ) -> None:
         self._n_threads = n_threads
         self._n_ctx = n_ctx
+        self.device = device
         self._model: Any = None
         self._tokenizer: Any = None
         self._default_system: str | None = None
@@ -127,7 +143,7 @@ class TransformersDecoder:
         else:
             self._tokenizer = AutoTokenizer.from_pretrained(path)
             model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-        self._model = model.eval()
+        self._model = on_device(model, self.device)
         self.context_length = min(self._n_ctx or spec.context_length, spec.context_length)
         self._default_system = spec.default_system_prompt
 
@@ -169,18 +185,18 @@ class TransformersDecoder:
         prepared = batch[0]
         generator = new_generator(prepared.request.sampling.seed)
         eos = set(_eos_ids(self._model, self._tokenizer))
-        input_ids = torch.tensor([prepared.tokens])
+        where = self.device.torch_device
+        input_ids = torch.tensor([prepared.tokens], device=where)
         past: Any = None
         with torch.inference_mode():
             for produced in range(1, prepared.max_tokens + 1):
-                out = self._model(input_ids=input_ids, cache=past, use_cache=True, logits_to_keep=1)
-                past = out.cache
-                logprobs = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+                logits, past = hf_cache.forward(self._model, past, input_ids=input_ids)
+                logprobs = torch.log_softmax(logits[0, -1].float(), dim=-1)
                 output, token = step_output(prepared, logprobs, generator, produced, eos, _sample)
                 yield output
                 if token is None:
                     return
-                input_ids = torch.tensor([[token]])
+                input_ids = torch.tensor([[token]], device=where)
 
     @property
     def can_batch(self) -> bool:
@@ -195,7 +211,18 @@ class TransformersDecoder:
         """A continuous batch over this model, for the node's batching scheduler (one thread owns it)."""
         from edgecloud.runtimes.transformers_batch import DecodeBatch
 
-        return DecodeBatch(self._model, set(_eos_ids(self._model, self._tokenizer)), _sample)
+        return DecodeBatch(
+            self._model, set(_eos_ids(self._model, self._tokenizer)), _sample, self.device.torch_device
+        )
+
+    @property
+    def device_label(self) -> str:
+        return self.device.label
+
+    @property
+    def model(self) -> Any:
+        """The loaded torch module (the GPU bench times its bare forward pass)."""
+        return self._model
 
     def postprocess(self, raw: StepOutput) -> InferenceResult:
         return decoder_postprocess(raw)
@@ -221,6 +248,7 @@ def _sample(logprobs: Any, temperature: float, top_p: float, generator: Any) -> 
 
     if temperature <= 0:
         return int(torch.argmax(logprobs).item())
+    logprobs = logprobs.cpu()  # the request's seeded generator lives on the CPU, whatever the device
     probs = torch.softmax(logprobs / temperature, dim=-1)
     if top_p < 1.0:
         sorted_probs, order = torch.sort(probs, descending=True)

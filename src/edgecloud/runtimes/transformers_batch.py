@@ -6,7 +6,11 @@ and masked by a 0/1 attention mask. A joining sequence is prefilled alone (batch
 so its prompt is processed exactly as if it ran alone), then its KV rows are left-padded into the batch
 (or the batch is re-padded when the newcomer is wider). A sequence that finishes leaves at once: its
 rows are dropped, and columns that became padding in every row are trimmed. Each row carries its own
-position ids (its real length, padding excluded) and its own sampler (seed, temperature, top_p)."""
+position ids (its real length, padding excluded) and its own sampler (seed, temperature, top_p).
+
+On a GPU the cache, mask and inputs live on the device; greedy rows take their tokens from one batched
+argmax (one device-to-host copy per step, not one per sequence), sampled rows are drawn on the CPU with
+the request's seeded generator, so a seed gives the same tokens on either device."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from edgecloud.runtimes import hf_cache
 from edgecloud.runtimes.base import Prepared, StepOutput
 
 Sampler = Callable[[torch.Tensor, float, float, torch.Generator], int]
@@ -47,11 +52,14 @@ def step_output(
     produced: int,
     eos: set[int],
     sample: Sampler,
+    token: int | None = None,
 ) -> tuple[StepOutput, int | None]:
     """The next token of one sequence from its log-probabilities row; (output, token or None at EOS).
-    Shared by the one-at-a-time path and the batch so that both decide tokens identically."""
+    Shared by the one-at-a-time path and the batch so that both decide tokens identically; `token` is
+    the batch's own greedy pick when it made one (the same argmax `sample` would take)."""
     sampling = prepared.request.sampling
-    token = sample(logprobs, sampling.temperature, sampling.top_p, generator)
+    if token is None or sampling.temperature > 0:
+        token = sample(logprobs, sampling.temperature, sampling.top_p, generator)
     if token in eos:
         return StepOutput(prepared, finish_reason="stop"), None
     top: tuple[tuple[int, float], ...] = ()
@@ -80,13 +88,14 @@ def cache_is_batchable(cache: Any) -> bool:
 class DecodeBatch:
     """The running sequences of one decoder. Not thread-safe: one scheduler thread owns it."""
 
-    def __init__(self, model: Any, eos: set[int], sample: Sampler) -> None:
+    def __init__(self, model: Any, eos: set[int], sample: Sampler, device: Any = None) -> None:
         self._model = model
         self._eos = eos
         self._sample = sample
+        self._device = torch.device(device or "cpu")
         self._rows: list[_Row] = []
         self._cache: Any = None
-        self._mask = torch.zeros((0, 0), dtype=torch.long)
+        self._mask = self._empty_mask()
         self.forward_passes = 0
 
     def __len__(self) -> int:
@@ -105,17 +114,16 @@ class DecodeBatch:
         sampling = prepared.request.sampling
         generator = new_generator(sampling.seed)
         with torch.inference_mode():
-            out = self._model(
-                input_ids=torch.tensor([prepared.tokens]),
-                cache=DynamicCache(config=self._model.config),
-                use_cache=True,
-                logits_to_keep=1,
+            logits, cache = hf_cache.forward(
+                self._model,
+                DynamicCache(config=self._model.config),
+                input_ids=torch.tensor([prepared.tokens], device=self._device),
             )
         self.forward_passes += 1
-        logprobs = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+        logprobs = torch.log_softmax(logits[0, -1].float(), dim=-1)
         output, token = step_output(prepared, logprobs, generator, 1, self._eos, self._sample)
         if token is not None and output.finish_reason is None:
-            self._join(out.cache, len(prepared.tokens))
+            self._join(cache, len(prepared.tokens))
             self._rows.append(_Row(prepared, generator, len(prepared.tokens), token, 1))
         return output
 
@@ -123,28 +131,32 @@ class DecodeBatch:
         """One decode step for every running sequence; those that end (EOS, length) leave at once."""
         if not self._rows:
             return []
-        input_ids = torch.tensor([[row.next_token] for row in self._rows])
-        positions = torch.tensor([[row.length] for row in self._rows])
-        mask = torch.cat([self._mask, torch.ones((len(self._rows), 1), dtype=torch.long)], dim=1)
+        where = self._device
+        input_ids = torch.tensor([[row.next_token] for row in self._rows], device=where)
+        positions = torch.tensor([[row.length] for row in self._rows], device=where)
+        ones = torch.ones((len(self._rows), 1), dtype=torch.long, device=where)
+        mask = torch.cat([self._mask, ones], dim=1)
         with torch.inference_mode():
-            out = self._model(
-                input_ids=input_ids,
-                attention_mask=mask,
-                position_ids=positions,
-                cache=self._cache,
-                use_cache=True,
-                logits_to_keep=1,
+            logits, self._cache = hf_cache.forward(
+                self._model, self._cache, input_ids=input_ids, attention_mask=mask, position_ids=positions
             )
         self.forward_passes += 1
-        self._cache, self._mask = out.cache, mask
-        logprobs = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+        self._mask = mask
+        logprobs = torch.log_softmax(logits[:, -1].float(), dim=-1)
+        greedy: list[int] = torch.argmax(logprobs, dim=-1).tolist()  # one copy to the host per step
         outputs: list[StepOutput] = []
         finished: list[Prepared] = []
         for index, row in enumerate(self._rows):
             row.length += 1
             row.produced += 1
             output, token = step_output(
-                row.prepared, logprobs[index], row.generator, row.produced, self._eos, self._sample
+                row.prepared,
+                logprobs[index],
+                row.generator,
+                row.produced,
+                self._eos,
+                self._sample,
+                token=greedy[index],
             )
             outputs.append(output)
             if token is None or output.finish_reason is not None:
@@ -162,9 +174,9 @@ class DecodeBatch:
             return
         self._rows = [self._rows[i] for i in keep]
         if not self._rows:
-            self._cache, self._mask = None, torch.zeros((0, 0), dtype=torch.long)
+            self._cache, self._mask = None, self._empty_mask()
             return
-        index = torch.tensor(keep)
+        index = torch.tensor(keep, device=self._device)
         self._mask = self._mask[index]
         used = torch.nonzero(self._mask.any(dim=0))
         start = int(used[0]) if len(used) else 0  # columns that are padding in every row are trimmed
@@ -173,9 +185,12 @@ class DecodeBatch:
             layer.keys = layer.keys[index, :, start:, :]
             layer.values = layer.values[index, :, start:, :]
 
+    def _empty_mask(self) -> torch.Tensor:
+        return torch.zeros((0, 0), dtype=torch.long, device=self._device)
+
     def _join(self, cache: Any, length: int) -> None:
         """Left-pad the newcomer's KV to the batch width (or the batch to the newcomer's) and stack it."""
-        row_mask = torch.ones((1, length), dtype=torch.long)
+        row_mask = torch.ones((1, length), dtype=torch.long, device=self._device)
         if self._cache is None:
             self._cache, self._mask = cache, row_mask
             return

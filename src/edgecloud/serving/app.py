@@ -14,6 +14,7 @@ from starlette.routing import Route
 from edgecloud.catalogue import Catalogue, ModelSpec
 from edgecloud.config import NodeSettings
 from edgecloud.errors import InvalidRequest
+from edgecloud.runtimes.device import CPU, Device, resolve_device
 from edgecloud.security.auth import ApiKeyMiddleware
 from edgecloud.security.keys import KeyStore
 from edgecloud.serving.context import NodeContext
@@ -43,6 +44,25 @@ def resolve_specs(catalogue: Catalogue, models: Sequence[str], runtime: str | No
     return specs
 
 
+def node_device(settings: NodeSettings, specs: Sequence[ModelSpec]) -> Device:
+    """The device the node's engines use. `auto` looks for a GPU (importing torch) only when an engine
+    could use one: a transformers model, or llama.cpp built with a GPU backend; `cuda` always checks, so
+    a node asked for a GPU it does not have refuses to start."""
+    if settings.device == "auto" and not any(_could_use_gpu(spec) for spec in specs):
+        return CPU
+    return resolve_device(settings.device)
+
+
+def _could_use_gpu(spec: ModelSpec) -> bool:
+    if spec.runtime == "transformers":
+        return True
+    if spec.runtime == "llamacpp":
+        from edgecloud.runtimes.llamacpp import gpu_offload_supported
+
+        return gpu_offload_supported()
+    return False
+
+
 def build_context(
     models: Sequence[str],
     settings: NodeSettings,
@@ -55,7 +75,7 @@ def build_context(
     specs = resolve_specs(catalogue, models, runtime)
     if settings.draft_model:
         check_draft(catalogue, specs, settings)
-    pool = ModelPool(catalogue, specs, settings, metrics, on_event)
+    pool = ModelPool(catalogue, specs, settings, metrics, on_event, device=node_device(settings, specs))
     return NodeContext(settings=settings, pool=pool, metrics=metrics)
 
 

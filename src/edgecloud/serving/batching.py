@@ -21,7 +21,7 @@ from typing import Protocol
 from edgecloud.errors import EdgecloudError, Overloaded, Unavailable
 from edgecloud.runtimes.base import InferenceResult, Prepared, StepOutput
 from edgecloud.serving.metrics import NodeMetrics
-from edgecloud.serving.scheduler import _DONE, Job
+from edgecloud.serving.scheduler import _DONE, Job, post
 
 log = logging.getLogger(__name__)
 
@@ -184,20 +184,22 @@ class ContinuousBatcher:
 
     def _deliver(self, batch: DecodeBatch, outputs: Sequence[StepOutput]) -> None:
         """Each output to its own client; sequences that finished (EOS, length, stop string) leave."""
-        generated = self._metrics.generated.labels(self.model)
         leaving: list[Prepared] = []
+        mail: list[tuple[Job, object]] = []
+        tokens = 0
         for output in outputs:
             job = self._running.get(id(output.prepared))
             if job is None:
                 continue
-            if output.token_id is not None:
-                generated.inc()
+            tokens += output.token_id is not None
             result = self._runtime.postprocess(output)
-            job.put(result)
+            mail.append((job, result))
             if result.finish_reason is not None:
                 leaving.append(output.prepared)
+        if tokens:
+            self._metrics.generated.labels(self.model).inc(tokens)
         batch.remove(leaving)  # a stop string ends a sequence the engine still thinks is running
-        self._finish(leaving)
+        post(mail + self._finished(leaving))  # one wake-up of the event loop per step
 
     def _release_cancelled(self, batch: DecodeBatch) -> None:
         """Clients that left: running ones give up their slot, waiting ones their place in the queue."""
@@ -212,10 +214,12 @@ class ContinuousBatcher:
             self._finish(cancelled)
 
     def _finish(self, leaving: Iterable[Prepared]) -> None:
-        for prepared in leaving:
-            job = self._running.pop(id(prepared), None)
-            if job is not None:
-                job.put(_DONE)
+        post(self._finished(leaving))
+
+    def _finished(self, leaving: Iterable[Prepared]) -> list[tuple[Job, object]]:
+        """The end-of-stream items of sequences that left, which no longer hold a slot."""
+        jobs = [self._running.pop(id(prepared), None) for prepared in leaving]
+        return [(job, _DONE) for job in jobs if job is not None]
 
     def _fail(self, jobs: Iterable[Job], error: EdgecloudError) -> None:
         for job in jobs:

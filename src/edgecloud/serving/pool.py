@@ -14,6 +14,7 @@ from edgecloud.config import NodeSettings
 from edgecloud.errors import ModelNotFound, Unavailable
 from edgecloud.runtimes import create_runtime
 from edgecloud.runtimes.base import Runtime
+from edgecloud.runtimes.device import CPU, Device
 from edgecloud.serving.batching import ContinuousBatcher
 from edgecloud.serving.metrics import NodeMetrics
 from edgecloud.serving.scheduler import DecoderWorker, EncoderBatcher
@@ -46,8 +47,10 @@ class ModelPool:
         settings: NodeSettings,
         metrics: NodeMetrics,
         on_event: LoadEvent | None = None,
+        device: Device = CPU,
     ) -> None:
         self._catalogue = catalogue
+        self.device = device
         self._specs = {spec.name: spec for spec in specs}
         self._settings = settings
         self._metrics = metrics
@@ -139,6 +142,8 @@ class ModelPool:
             n_ctx=settings.n_ctx,
             verify_sessions=settings.verify_sessions,
             verify_ttl=settings.verify_ttl,
+            device=self.device,
+            n_gpu_layers=settings.n_gpu_layers,
         )
 
     def _speculative_runtime(self) -> Runtime:
@@ -162,13 +167,15 @@ class ModelPool:
         """Engines that decode many sequences per step (transformers) batch continuously; the others
         (llama.cpp) get one worker thread that runs one request at a time."""
         settings = self._settings
-        if getattr(runtime, "can_batch", False) and settings.max_batch > 1:
+        defaults = self.device.batch_defaults
+        max_batch = settings.max_batch or defaults.max_batch
+        if getattr(runtime, "can_batch", False) and max_batch > 1:
             return ContinuousBatcher(
                 name,
                 runtime,  # type: ignore[arg-type]
                 self._metrics,
-                max_batch=settings.max_batch,
-                max_batch_tokens=settings.max_batch_tokens,
+                max_batch=max_batch,
+                max_batch_tokens=settings.max_batch_tokens or defaults.max_batch_tokens,
                 max_queue=settings.max_queue,
             )
         return DecoderWorker(name, runtime, self._metrics, max_queue=settings.max_queue)

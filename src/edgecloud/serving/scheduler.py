@@ -41,6 +41,14 @@ class Job:
     def cancel(self) -> None:
         self.cancelled.set()
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def receive(self, item: object) -> None:
+        """On the job's own event loop: queue one item for results()."""
+        self._events.put_nowait(item)
+
     async def results(self) -> AsyncIterator[InferenceResult]:
         while True:
             item = await self._events.get()
@@ -50,6 +58,26 @@ class Job:
                 raise item
             assert isinstance(item, InferenceResult)
             yield item
+
+
+def post(mail: list[tuple[Job, object]]) -> None:
+    """Many jobs' items with one wake-up of each event loop instead of one per item: a batch step
+    answers hundreds of sequences, and each cross-thread call is a write to the loop's self-pipe that
+    the loop thread must wake for (and take the GIL from the engine thread for)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Job, object]]] = {}
+    for job, item in mail:
+        by_loop.setdefault(job.loop, []).append((job, item))
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_put_all, items)
+        except RuntimeError:  # the loop is gone (shutdown): nobody is listening any more
+            for job, _ in items:
+                job.cancelled.set()
+
+
+def _put_all(items: list[tuple[Job, object]]) -> None:
+    for job, item in items:
+        job.receive(item)
 
 
 class Call:

@@ -8,6 +8,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from edgecloud.runtimes.device import describe
 from edgecloud.security.auth import request_key
 from edgecloud.serving.context import NodeContext
 
@@ -30,6 +31,7 @@ async def list_models(request: Request) -> Response:
                 "runtime": spec.runtime,
                 "quantization": spec.quantization,
                 "context_length": handle.runtime.context_length,
+                "device": describe(handle.runtime),
                 "tier": ctx.settings.tier,
             }
         )
@@ -46,12 +48,15 @@ async def health(request: Request) -> Response:
         handle = loaded.get(name)
         state = "failed" if name in pool.errors else ("ready" if handle else "loading")
         models[name] = {"state": state, "queue_depth": handle.depth if handle else 0}
+        if handle is not None:
+            models[name]["device"] = describe(handle.runtime)
         if name in pool.errors:
             models[name]["error"] = pool.errors[name]
     status = "ok" if pool.ready else ("failed" if pool.errors else "loading")
     body = {
         "status": status,
         "tier": ctx.settings.tier,
+        "device": pool.device.label,
         "uptime_s": round(time.time() - ctx.started, 1),
         "models": models,
     }
