@@ -21,7 +21,7 @@ from edgecloud.bench.soak.cli import soak as bench_soak
 from edgecloud.bench.speculative.cli import speculative as bench_speculative
 from edgecloud.catalogue import Catalogue
 from edgecloud.cli_errors import print_error
-from edgecloud.cli_options import DeviceOption, node_settings
+from edgecloud.cli_options import DeviceOption, PrecisionOption, node_settings
 from edgecloud.cloud.cli import cloud_app, kg_app
 from edgecloud.config import NodeSettings
 from edgecloud.errors import EdgecloudError
@@ -155,6 +155,7 @@ def serve(
     n_ctx: Annotated[int | None, typer.Option("--n-ctx", help="decoder context window")] = None,
     max_queue: Annotated[int | None, typer.Option(help="queued requests per decoder before 429")] = None,
     device: DeviceOption = None,
+    precision: PrecisionOption = None,
     n_gpu_layers: Annotated[
         int | None,
         typer.Option(min=-1, help="llama.cpp layers on the GPU, -1 all (needs `make install-gpu`)"),
@@ -205,6 +206,7 @@ def serve(
             "tier": tier,
             "n_ctx": n_ctx,
             "device": device,
+            "precision": precision,
             "n_gpu_layers": n_gpu_layers,
             "max_queue": max_queue,
             "max_batch": max_batch,

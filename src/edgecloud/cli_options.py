@@ -11,7 +11,7 @@ from rich.console import Console
 
 from edgecloud.cli_errors import print_error
 from edgecloud.config import NodeSettings
-from edgecloud.runtimes.device import CHOICES
+from edgecloud.runtimes.device import CHOICES, PRECISIONS
 
 DeviceOption = Annotated[
     str | None,
@@ -19,6 +19,16 @@ DeviceOption = Annotated[
         click_type=click.Choice(CHOICES),
         help="where transformers engines run: auto (a CUDA GPU when torch sees one), cpu or cuda "
         "[env EDGECLOUD_DEVICE; default: auto]",
+        show_default=False,
+    ),
+]
+
+PrecisionOption = Annotated[
+    str | None,
+    typer.Option(
+        click_type=click.Choice(PRECISIONS),
+        help="weights on a CUDA device: auto (bf16, fp16 without bf16), fp32 (greedy answers identical "
+        "to the CPU's), bf16 or fp16; the CPU runs fp32 [env EDGECLOUD_PRECISION]",
         show_default=False,
     ),
 ]

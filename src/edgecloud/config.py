@@ -29,6 +29,9 @@ class NodeSettings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where transformers engines run: auto takes a CUDA GPU when torch sees one"
     )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="weights on a CUDA device: auto is bf16 (fp16 without bf16); the CPU runs fp32"
+    )
     n_gpu_layers: int | None = Field(
         None, ge=-1, description="llama.cpp layers on the GPU (-1 all; default: all on a CUDA device)"
     )

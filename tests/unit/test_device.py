@@ -48,6 +48,23 @@ def test_cuda_without_a_gpu_is_a_clear_error() -> None:
     assert isinstance(raised.value, EdgecloudError)  # the CLI prints it and exits 2
 
 
+def test_the_cpu_runs_fp32_and_says_so_when_asked_for_half_precision() -> None:
+    assert resolve_device("cpu", "fp32") == CPU
+    assert resolve_device("cpu", "auto") == CPU
+    for half in ("bf16", "fp16"):
+        with pytest.raises(EdgecloudError, match="the CPU path runs fp32"):
+            resolve_device("cpu", half)
+    with pytest.raises(EdgecloudError, match="auto, fp32, bf16, fp16"):
+        resolve_device("cpu", "int4")
+
+
+def test_a_bad_precision_stops_serve_before_loading() -> None:
+    result = _edgecloud("serve", "-m", "all-minilm-l6-v2", "--device", "cpu", "--precision", "bf16")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert "the CPU path runs fp32" in output and "Traceback" not in output
+
+
 def test_an_unknown_choice_names_the_choices() -> None:
     with pytest.raises(EdgecloudError, match="auto, cpu, cuda"):
         check_choice("gpu")

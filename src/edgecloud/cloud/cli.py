@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from edgecloud.cli_errors import print_error
-from edgecloud.cli_options import DeviceOption
+from edgecloud.cli_options import DeviceOption, PrecisionOption
 from edgecloud.errors import EdgecloudError
 
 if TYPE_CHECKING:  # the job modules import Ray; commands load them only when they run
@@ -47,7 +47,7 @@ def _check_models(models: list[str], runtime: str | None) -> None:
         raise _fail(exc.message) from None
 
 
-def _gpus_per_replica(device: str | None) -> float:
+def _gpus_per_replica(device: str | None, precision: str | None) -> float:
     """One GPU per replica when this machine's device is a GPU: Ray shows a replica only the GPUs it
     reserved, so without one `auto` would find none inside the replica. `cuda` without a GPU fails here,
     before Ray starts."""
@@ -55,7 +55,11 @@ def _gpus_per_replica(device: str | None) -> float:
 
     from edgecloud.runtimes.device import resolve_device
 
-    return 1.0 if resolve_device(device or os.environ.get("EDGECLOUD_DEVICE", "auto")).kind == "cuda" else 0.0
+    chosen = resolve_device(
+        device or os.environ.get("EDGECLOUD_DEVICE", "auto"),
+        precision or os.environ.get("EDGECLOUD_PRECISION", "auto"),
+    )
+    return 1.0 if chosen.kind == "cuda" else 0.0
 
 
 @cloud_app.command("serve")
@@ -71,6 +75,7 @@ def serve(
     threads: Annotated[int, typer.Option(help="engine threads per replica")] = 1,
     replica_cpus: Annotated[float, typer.Option(help="Ray CPUs reserved per replica")] = 1.0,
     device: DeviceOption = None,
+    precision: PrecisionOption = None,
     replica_gpus: Annotated[
         float | None,
         typer.Option(
@@ -88,7 +93,7 @@ def serve(
     from edgecloud.cloud.session import ray_session
 
     try:
-        gpus = replica_gpus if replica_gpus is not None else _gpus_per_replica(device)
+        gpus = replica_gpus if replica_gpus is not None else _gpus_per_replica(device, precision)
         options = ServeOptions(
             models=tuple(model),
             replicas=replicas,
@@ -98,7 +103,7 @@ def serve(
             threads=threads,
             replica_cpus=replica_cpus,
             replica_gpus=gpus,
-            node_settings={"device": device} if device else {},
+            node_settings={k: v for k, v in {"device": device, "precision": precision}.items() if v},
             runtime=runtime,
             target_ongoing_requests=target_ongoing,
         )

@@ -14,6 +14,12 @@ from edgecloud.errors import InvalidRequest
 
 DeviceChoice = Literal["auto", "cpu", "cuda"]
 CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+_DTYPES: dict[str, Literal["float32", "bfloat16", "float16"]] = {
+    "fp32": "float32",
+    "bf16": "bfloat16",
+    "fp16": "float16",
+}
 
 
 @dataclass(frozen=True)
@@ -72,25 +78,44 @@ def check_choice(choice: str) -> DeviceChoice:
     return choice  # type: ignore[return-value]
 
 
-def resolve_device(choice: str = "auto") -> Device:
-    """The device `choice` means on this machine; DeviceUnavailable for `cuda` without a usable GPU."""
+def resolve_device(choice: str = "auto", precision: str = "auto") -> Device:
+    """The device `choice` means on this machine, in `precision` (auto: bf16 on CUDA, fp16 where the GPU
+    has no bf16; fp32 gives greedy answers identical to the CPU's at twice the memory). DeviceUnavailable
+    for `cuda` without a usable GPU; the CPU path runs fp32 only."""
     choice = check_choice(choice)
+    if precision not in PRECISIONS:
+        raise InvalidRequest(
+            f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}", param="precision"
+        )
     if choice == "cpu":
-        return CPU
+        return _on_cpu(precision)
     import torch
 
     if not torch.cuda.is_available():
         if choice == "auto":
-            return CPU
+            return _on_cpu(precision)
         build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
         raise DeviceUnavailable(
             f"--device cuda: torch {torch.__version__} ({build}) sees no CUDA GPU; "
             "use --device auto or cpu, or run where a GPU and a CUDA build of torch are installed",
             param="device",
         )
-    dtype: Literal["bfloat16", "float16"] = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    short = "bf16" if dtype == "bfloat16" else "fp16"
-    return Device("cuda", dtype, f"cuda:0 {torch.cuda.get_device_name(0)} {short}")
+    bf16 = torch.cuda.is_bf16_supported()
+    if precision == "bf16" and not bf16:
+        raise DeviceUnavailable(
+            f"--precision bf16: {torch.cuda.get_device_name(0)} has no bf16; use fp16 or fp32"
+        )
+    short = precision if precision != "auto" else ("bf16" if bf16 else "fp16")
+    return Device("cuda", _DTYPES[short], f"cuda:0 {torch.cuda.get_device_name(0)} {short}")
+
+
+def _on_cpu(precision: str) -> Device:
+    if precision not in ("auto", "fp32"):
+        raise InvalidRequest(
+            f"--precision {precision}: the CPU path runs fp32 (half precision applies to a CUDA device)",
+            param="precision",
+        )
+    return CPU
 
 
 def describe(runtime: Any) -> str:

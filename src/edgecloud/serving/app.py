@@ -50,7 +50,7 @@ def node_device(settings: NodeSettings, specs: Sequence[ModelSpec]) -> Device:
     a node asked for a GPU it does not have refuses to start."""
     if settings.device == "auto" and not any(_could_use_gpu(spec) for spec in specs):
         return CPU
-    return resolve_device(settings.device)
+    return resolve_device(settings.device, settings.precision)
 
 
 def _could_use_gpu(spec: ModelSpec) -> bool:

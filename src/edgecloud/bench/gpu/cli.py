@@ -14,7 +14,7 @@ from rich.table import Table
 from edgecloud.bench.batching import parse_levels
 from edgecloud.bench.gpu.runner import GpuBenchConfig, run_gpu_bench
 from edgecloud.cli_errors import print_error
-from edgecloud.cli_options import DeviceOption
+from edgecloud.cli_options import DeviceOption, PrecisionOption
 from edgecloud.errors import EdgecloudError
 
 
@@ -26,6 +26,7 @@ def gpu(
         "all-minilm-l6-v2"
     ),
     device: DeviceOption = None,
+    precision: PrecisionOption = None,
     levels: Annotated[str, typer.Option(help="concurrency levels, comma-separated")] = "1,16,64,256",
     max_tokens: Annotated[int, typer.Option(min=1, help="tokens per answer")] = 128,
     sequential: Annotated[int, typer.Option(min=1, help="requests run one after another (baseline)")] = 16,
@@ -48,7 +49,8 @@ def gpu(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")  # engine errors
     try:
         config = GpuBenchConfig(
-            model=model, embed_model=embed_model, device=device or "auto", levels=tuple(parse_levels(levels)),
+            model=model, embed_model=embed_model, device=device or "auto", precision=precision or "auto",
+            levels=tuple(parse_levels(levels)),
             max_tokens=max_tokens, sequential=sequential, parity_prompts=parity_prompts,
             parity_tokens=parity_tokens, embed_texts=embed_texts, embed_batch=embed_batch, threads=threads,
             budget_s=budget, out=out, sections=tuple(s.strip() for s in sections.split(",") if s.strip()),

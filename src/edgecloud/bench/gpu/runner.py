@@ -30,6 +30,7 @@ class GpuBenchConfig:
     model: str = "smollm2-135m-instruct"
     embed_model: str = "all-minilm-l6-v2"
     device: str = "auto"
+    precision: str = "auto"
     levels: tuple[int, ...] = (1, 16, 64, 256)
     max_tokens: int = 128
     sequential: int = 16  # prompts answered one after another for the baseline rate
@@ -60,7 +61,7 @@ def environment(device: Device) -> dict[str, Any]:
 
 def run_gpu_bench(config: GpuBenchConfig, say: Say) -> dict[str, Any]:
     """Every section's figures in one dict (also written to config.out as it grows)."""
-    device = resolve_device(config.device)
+    device = resolve_device(config.device, config.precision)
     report: dict[str, Any] = {"config": _plain(config), "environment": environment(device), "errors": {}}
     say(f"environment: {report['environment']}")
     started = time.perf_counter()
