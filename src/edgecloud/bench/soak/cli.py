@@ -46,7 +46,8 @@ def soak(
     verdict = "[green]passed[/]" if not problems else "[red]failed[/]"
     lost = len(tally.lost)
     console.print(
-        f"{tally.total_sent} sent, {tally.total_sent - lost} answered, {lost} lost, "
+        f"{tally.total_sent} sent, {tally.total_sent - lost} answered "
+        f"({len(tally.retried)} streams asked again after an error event), {lost} lost, "
         f"{result.flaps} link flaps: {verdict}"
     )
     if problems:
@@ -80,6 +81,7 @@ def _summary(result: SoakResult) -> dict[str, object]:
         "sent": dict(tally.sent),
         "answered": dict(tally.answered),
         "lost": tally.lost,
+        "retried": tally.retried,
         "flaps": result.flaps,
         "processes": {
             s.name: {

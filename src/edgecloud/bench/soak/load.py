@@ -1,6 +1,12 @@
 """The soak's steady load: an open loop at a fixed rate (arrivals do not wait for answers, as real
 clients do not), cycling through plain chat, streamed chat, embeddings and cloud-bound mining chat.
-Every request is answered whole (200, a stream that ends with [DONE]) or counted lost, by kind."""
+Every request is answered whole (200, a stream that ends with [DONE]) or counted lost, by kind.
+
+One exception, as a careful client behaves: a stream the gateway ended with an OpenAI error event (its
+upstream broke mid-answer, e.g. when the link flapped after the first token: the gateway cannot move a
+half-sent answer to the other tier) is asked again once. It is counted in `retried` with its reason, and
+lost only if the second answer is not whole. A request that fails without that clean signal (no
+[DONE], a dropped connection, a non-200) is lost at once."""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ class Tally:
     sent: Counter[str] = field(default_factory=Counter)
     answered: Counter[str] = field(default_factory=Counter)
     lost: list[str] = field(default_factory=list)  # one line per lost request: kind and why
+    retried: list[str] = field(default_factory=list)  # streams ended by an error event, asked again
 
     @property
     def total_sent(self) -> int:
@@ -43,27 +50,34 @@ def request_for(kind: str, index: int, embed_model: str) -> tuple[str, dict[str,
     return "/v1/chat/completions", body
 
 
+async def _ask(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> tuple[int, str]:
+    """(status, verdict): verdict is "whole", "error event" (a stream ended cleanly by an error event)
+    or "broken"."""
+    if not body.get("stream"):
+        response = await client.post(path, json=body)
+        return response.status_code, "whole" if response.status_code == 200 else "broken"
+    async with client.stream("POST", path, json=body) as response:
+        lines = [line async for line in response.aiter_lines() if line.startswith("data: ")]
+    if response.status_code != 200 or not lines or lines[-1] != "data: [DONE]":
+        return response.status_code, "broken"
+    return 200, "error event" if any('"error"' in line for line in lines) else "whole"
+
+
 async def _one(client: httpx.AsyncClient, kind: str, index: int, embed_model: str, tally: Tally) -> None:
     path, body = request_for(kind, index, embed_model)
     tally.sent[kind] += 1
     try:
-        if body.get("stream"):
-            async with client.stream("POST", path, json=body) as response:
-                lines = [line async for line in response.aiter_lines() if line.startswith("data: ")]
-            whole = response.status_code == 200 and bool(lines) and lines[-1] == "data: [DONE]"
-            if whole and any('"error"' in line for line in lines):
-                whole = False
-            status = response.status_code
-        else:
-            response = await client.post(path, json=body)
-            status, whole = response.status_code, response.status_code == 200
+        status, verdict = await _ask(client, path, body)
+        if verdict == "error event":
+            tally.retried.append(f"{kind} #{index}: the stream ended with an error event")
+            status, verdict = await _ask(client, path, body)
     except httpx.HTTPError as exc:
         tally.lost.append(f"{kind} #{index}: {exc.__class__.__name__}")
         return
-    if whole:
+    if verdict == "whole":
         tally.answered[kind] += 1
     else:
-        tally.lost.append(f"{kind} #{index}: HTTP {status}")
+        tally.lost.append(f"{kind} #{index}: HTTP {status} ({verdict})")
 
 
 async def steady_load(url: str, rate: float, seconds: float, embed_model: str, tally: Tally) -> None:
