@@ -113,7 +113,7 @@ def _decode(decoder: Any, device: Device, config: GpuBenchConfig, started: float
                 say(f"C={level} skipped: the time budget was spent")
                 break
             answers, wall = asyncio.run(decode.burst(batcher, decoder, texts[:level], config.max_tokens))
-            row = decode.level_of(level, answers, wall).as_dict() | {}
+            row = decode.level_of(level, answers, wall).as_dict()
             row["speedup"] = row["tok_s"] / sequential
             result["levels"].append(row)
             say(f"C={level}: {row['tok_s']:.0f} tok/s ({row['speedup']:.1f}x sequential), TTFT p50 "
