@@ -15,6 +15,22 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The soak starts now when its test was collected: it runs beside the other tests."""
+    from tests.integration.soak_background import KEY, TEST_ID, BackgroundSoak
+
+    if any(item.nodeid == TEST_ID for item in session.items):
+        session.config.stash[KEY] = BackgroundSoak.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.integration.soak_background import KEY
+
+    soak = session.config.stash.get(KEY, None)
+    if soak is not None:
+        soak.stop()  # an interrupted run leaves no soak behind
+
+
 def require_tool(found: str | None, name: str, how: str) -> pytest.MarkDecorator:
     """Skip tests whose system tool is missing, except under CI=true: there a missing browser or tool
     is an install bug, so collecting the module fails instead of quietly skipping it."""

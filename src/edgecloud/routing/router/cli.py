@@ -29,13 +29,14 @@ DEFAULT_PAIRS = Path("examples/router") / f"pairs-{BUNDLED_PAIR[0]}__{BUNDLED_PA
 
 
 def _embedder(console: Console) -> Any:
-    from edgecloud.runtimes.embedder import embed, load_encoder
+    """Embeddings through the on-disk store: a second command on the same prompts loads no encoder."""
+    from edgecloud.runtimes.embedder import embedding_store
 
-    encoder = load_encoder()
+    store = embedding_store()
 
     def run(texts: Sequence[str]) -> np.ndarray:
         with console.status(f"embedding {len(texts)} prompts with MiniLM ..."):
-            return embed(texts, encoder=encoder)
+            return store(texts)
 
     return run
 
