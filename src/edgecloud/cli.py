@@ -25,6 +25,7 @@ from edgecloud.cli_options import DeviceOption, PrecisionOption, node_settings
 from edgecloud.cloud.cli import cloud_app, kg_app
 from edgecloud.config import NodeSettings
 from edgecloud.errors import EdgecloudError
+from edgecloud.gateway.dashboard.top import top
 from edgecloud.optimize.cli import optimize_app
 from edgecloud.privacy.telemetry_cli import telemetry_app
 from edgecloud.routing.router.cli import router_app
@@ -60,6 +61,7 @@ app.add_typer(optimize_app, name="optimize")
 app.add_typer(train_app, name="train")
 app.add_typer(cloud_app, name="cloud")
 app.add_typer(kg_app, name="kg")
+app.command("top")(top)
 console = Console(stderr=True)
 T = TypeVar("T")
 SslCertfile = Annotated[Path | None, typer.Option(help="serve HTTPS with this certificate (PEM)")]
@@ -522,11 +524,14 @@ def bench_gateway(
     out: Annotated[
         Path | None, typer.Option(help="a .json file (raw results) or a folder (report.html + report.json)")
     ] = None,
+    dashboards: Annotated[
+        int, typer.Option(help="also a gateway with this many dashboard feeds open, side by side")
+    ] = 0,
 ) -> None:
     """Latency the gateway adds over calling a fast upstream directly (p50/p95, same run)."""
     from edgecloud.bench.gateway import run_gateway_bench
 
-    raise typer.Exit(run_gateway_bench(requests, out, console))
+    raise typer.Exit(run_gateway_bench(requests, out, console, dashboards))
 
 
 @bench_app.command("batching")

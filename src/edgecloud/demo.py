@@ -57,7 +57,7 @@ def run_demo(port: int, console: Console) -> int:
             _wait(console, gateway, "gateway")
             out.print(
                 f"[bold]ready[/]: edge node {edge.url} (loaded in {edge_ready:.1f}s), "
-                f"cloud node {cloud.url}, gateway {gateway.url}"
+                f"cloud node {cloud.url}, gateway {gateway.url} (dashboard: {gateway.url}/dashboard)"
             )
             client = OpenAI(base_url=f"{gateway.url}/v1", api_key="edgecloud-demo", max_retries=0)
             ttft, rate, tokens = _stream_chat(client, out)
@@ -190,7 +190,14 @@ def _hybrid_scenario(edge_url: str, cloud_url: str, console: Console, out: Conso
         f"\n[bold]hybrid scenario[/]: edge-only vs cloud-only ({RTT_S * 1000:.0f} ms away) vs the gateway, "
         f"{DEMO_REQUESTS} requests per placement, 2 at a time"
     )
-    results = run_scenario(config, console)
+    results = run_scenario(
+        config,
+        console,
+        on_stack=lambda live: out.print(
+            f"[bold]dashboard[/]: {live.gateway_url}/dashboard (live while the scenario runs; "
+            f"or `edgecloud top --url {live.gateway_url}` in another terminal)"
+        ),
+    )
     _, page = write_report(build_report(results), folder)
     print_story(results, out)
     out.print(router_line(CHAT_MODEL, CLOUD_MODEL))

@@ -7,10 +7,14 @@ connection per path keeps client overhead small and equal."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,29 +51,36 @@ class Path_:
             raise RuntimeError(f"{self.name}: HTTP {response.status}")
 
 
-def run_gateway_bench(requests: int, out: Path | None, console: Console) -> int:
-    with EchoProcess() as echo, EchoProcess() as echo_cloud:
+def run_gateway_bench(requests: int, out: Path | None, console: Console, dashboards: int = 0) -> int:
+    """`dashboards`: a fourth path, a full-chain gateway with that many dashboard feeds open, beside
+    the same gateway unwatched: what watching costs, measured side by side."""
+    with EchoProcess() as echo, EchoProcess() as echo_cloud, contextlib.ExitStack() as stack:
         echo.wait_ready(30)
         echo_cloud.wait_ready(30)
-        with (
-            GatewayProcess(edge=echo.url) as edge_only,
-            GatewayProcess(edge=echo.url, cloud=echo_cloud.url) as full,
-        ):
-            edge_only.wait_ready(30)
-            full.wait_ready(30)
-            paths = [
-                Path_("direct", echo.port),
-                Path_("gateway (edge only)", edge_only.port),
-                Path_("gateway (edge+cloud, full chain)", full.port),
-            ]
-            for path in paths:  # warm-up: connections, caches, the first probe
-                for _ in range(50):
+        edge_only = stack.enter_context(GatewayProcess(edge=echo.url))
+        full = stack.enter_context(GatewayProcess(edge=echo.url, cloud=echo_cloud.url))
+        gateways = [edge_only, full]
+        if dashboards:
+            gateways.append(stack.enter_context(GatewayProcess(edge=echo.url, cloud=echo_cloud.url)))
+        for gateway in gateways:
+            gateway.wait_ready(30)
+        paths = [
+            Path_("direct", echo.port),
+            Path_("gateway (edge only)", edge_only.port),
+            Path_("gateway (edge+cloud, full chain)", full.port),
+        ]
+        if dashboards:
+            stack.enter_context(_watchers(gateways[2].url, dashboards))
+            paths.append(Path_(f"gateway (full chain, {dashboards} dashboards open)", gateways[2].port))
+        for path in paths:  # warm-up: connections, caches, the first probe
+            for _ in range(50):
+                path.call()
+            path.samples.clear()
+        with console.status(f"{requests} requests per path ..."):
+            for i in range(requests):
+                turn = i % len(paths)
+                for path in paths[turn:] + paths[:turn]:  # rotate who goes first
                     path.call()
-                path.samples.clear()
-            with console.status(f"{requests} requests per path ..."):
-                for i in range(requests):
-                    for path in paths[i % 3 :] + paths[: i % 3]:  # rotate who goes first
-                        path.call()
     report = _report(paths, requests)
     _print(report)
     samples = {path.name: path.samples for path in paths}
@@ -77,6 +88,21 @@ def run_gateway_bench(requests: int, out: Path | None, console: Console) -> int:
     if html:
         console.print(f"report: {html}")
     return 0
+
+
+@contextlib.contextmanager
+def _watchers(url: str, count: int) -> Iterator[None]:
+    command = [sys.executable, "-m", "edgecloud.bench.dashboard_watchers", url, str(count)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("watching"):
+            raise RuntimeError(f"the dashboard watchers did not start (exit {process.poll()})")
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def gateway_report(results: dict[str, Any], samples: dict[str, list[float]]) -> Report:

@@ -1,5 +1,5 @@
 """The gateway's HTTP face: the node's OpenAI API (chat, completions, embeddings, models, streaming),
-placed per request, plus /health for every upstream and /metrics."""
+placed per request, plus /health for every upstream, /metrics and the operator's /dashboard."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from starlette.routing import Route
 from edgecloud.errors import Forbidden
 from edgecloud.gateway.audio import audio_answer
 from edgecloud.gateway.classify import classify_answer
+from edgecloud.gateway.dashboard.routes import dashboard_routes
+from edgecloud.gateway.dashboard.snapshot import publish_forever
 from edgecloud.gateway.inbound import AUTO, Inbound, parse_inbound, task_alias
 from edgecloud.gateway.placement import Decision
 from edgecloud.gateway.proxy import Opened
@@ -307,7 +309,9 @@ def create_gateway_app(
         for server in embedded:
             await server.start()
         await gateway.start()
+        publisher = asyncio.create_task(publish_forever(gateway))
         yield
+        publisher.cancel()
         await gateway.stop()
         for server in embedded:
             await server.stop()
@@ -323,6 +327,7 @@ def create_gateway_app(
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_route(gateway_document()), methods=["GET"]),
+        *dashboard_routes(),
     ]
     responses = OpenResponses()  # the server ends what is still open at its drain deadline
     middleware = [Middleware(DrainMiddleware, responses=responses)]
@@ -333,4 +338,5 @@ def create_gateway_app(
     )
     app.state.open_responses = responses
     app.state.gateway = gateway
+    app.state.keys = keys
     return app

@@ -35,6 +35,7 @@ class DecisionRecord:
     key_id: str = ""
     prompt: str | None = None
     placement: dict[str, Any] | None = None  # placement_features(): what the decision was made from
+    ttft_s: float | None = None  # first byte of the answer (a whole answer: all of it) after arrival
 
 
 def placement_features(view: RequestView, states: TierStates, decision: Decision) -> dict[str, Any]:
@@ -84,6 +85,18 @@ class DecisionLog:
             data.pop("prompt")
         if data["placement"] is None:
             data.pop("placement")
+        if data["ttft_s"] is None:
+            data.pop("ttft_s")
+        self._line(data)
+
+    def event(self, event: dict[str, Any]) -> None:
+        """A line that is not an answer (an operator's change at run time): `event` names its kind, so
+        readers of answers (replay, telemetry) pass it by."""
+        if self._file is not None:
+            self._line(event)
+
+    def _line(self, data: dict[str, Any]) -> None:
+        assert self._file is not None
         line = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
         with self._lock:
             self._file.write(line + "\n")

@@ -81,6 +81,9 @@ class Proxy:
             tier = self._tiers.get(name)
             if tier is None:
                 continue
+            if tier.offline_by:  # an operator took it out of service: nothing new goes there
+                last = Unavailable(f"the {name} tier was taken offline by {tier.offline_by}", retry_after=30)
+                continue
             if index:
                 self._metrics.failovers.labels(order[0]).inc()
             opened, last, used = await self._try_tier(tier, path, payload_for(name), request_id, content_type)

@@ -79,7 +79,12 @@ def record_for(
     prompt: int = 0,
     completion: int = 0,
     escalated: bool = False,
+    ttft_s: float | None = None,
 ) -> DecisionRecord:
+    """`ttft_s`: when the first bytes of a stream came; a whole answer's first token comes with it."""
+    latency = round(time.perf_counter() - started, 6)
+    if ttft_s is None and not inbound.stream and status == 200:
+        ttft_s = latency
     return DecisionRecord(
         time=time.time(),
         request_id=opened.request_id,
@@ -88,13 +93,14 @@ def record_for(
         policy=opened.decision.policy,
         reason=opened.decision.reason,
         status=status,
-        latency_s=round(time.perf_counter() - started, 6),
+        latency_s=latency,
         prompt_tokens=prompt,
         completion_tokens=completion,
         escalated=escalated,
         attempts=opened.attempts,
         key_id=inbound.key_id,
         prompt=inbound.text(),
+        ttft_s=None if ttft_s is None else round(ttft_s, 6),
     )
 
 
@@ -192,6 +198,7 @@ async def _relay(
                 status if finished or broke else 499,  # 499: the client left; 502: the upstream broke
                 scanner.prompt_tokens,
                 scanner.completion_tokens,
+                ttft_s=None if first is None else first - started,
             )
         )
 

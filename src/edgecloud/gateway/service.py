@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import aiohttp
 
 from edgecloud.errors import Forbidden, InvalidRequest, ModelNotFound
+from edgecloud.gateway.dashboard.feed import DashboardFeed
 from edgecloud.gateway.decisions import DecisionLog, DecisionRecord, placement_features
 from edgecloud.gateway.inbound import AUTO, Inbound, estimate_tokens, redacted, task_alias, tier_payload
 from edgecloud.gateway.metrics import GatewayMetrics
@@ -82,6 +83,7 @@ class Gateway:
         self.costs = CostMeter(period, clock)
         self.metrics = GatewayMetrics()
         self.log = DecisionLog(topology.decision_log, topology.log_prompts)
+        self.feed = DashboardFeed(show_prompts=topology.log_prompts)
         self._states: tuple[float, TierStates] | None = None
         self._placed: OrderedDict[str, dict[str, object]] = OrderedDict()
         self._id_prefix = f"{int(time.time()):x}"
@@ -192,6 +194,10 @@ class Gateway:
                 f"unknown tier {name!r}; this gateway has {', '.join(self.tiers)}", param="x-edgecloud-tier"
             )
 
+    def tenant_chains(self) -> list[PlacementChain]:
+        """The chains built for tenants' own privacy modes (each a copy of the main chain's policies)."""
+        return [chain for chain, _ in self._tenant_chains.values()]
+
     def _chain_for(self, privacy_mode: str | None) -> tuple[PlacementChain, PrivacyPolicy | None]:
         if privacy_mode is None or self.privacy is None or privacy_mode == self.privacy.mode:
             return self.chain, self.privacy
@@ -254,6 +260,7 @@ class Gateway:
         metrics.child(metrics.requests, record.tier, record.model, str(record.status)).inc()
         metrics.child(metrics.tokens, record.tier, "prompt").inc(record.prompt_tokens)
         metrics.child(metrics.tokens, record.tier, "completion").inc(record.completion_tokens)
+        self.feed.observe(record)
         if self.log.enabled:
             features = self._placed.pop(record.request_id, None)
             self.log.write(replace(record, cost=cost, placement=features))

@@ -113,6 +113,7 @@ class Tier:
         self.config = config
         self.upstreams = upstreams
         self._turn = itertools.count()
+        self.offline_by = ""  # who took the tier offline at run time (the dashboard); "" while in service
 
     def pick(self, exclude: set[str] | None = None) -> Upstream | None:
         candidates = [u for u in self.upstreams if u.reachable and u.name not in (exclude or set())]
@@ -152,11 +153,13 @@ class Tier:
         live = [u for u in self.upstreams if u.up]
         measured = [u for u in live if u.ttft.value is not None]
         reason = ""
-        if not live:
+        if self.offline_by:
+            reason = f"taken offline by {self.offline_by}"
+        elif not live:
             reason = self._down_reason()
         return TierState(
             name=self.name,
-            available=bool(live),
+            available=bool(live) and not self.offline_by,
             overloaded=bool(live) and all(u.overloaded for u in live),
             reason_down=reason,
             queue_depth=min((u.load() for u in live), default=0),

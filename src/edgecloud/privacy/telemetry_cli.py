@@ -30,7 +30,8 @@ def release_command(
     ] = None,
 ) -> None:
     """Print noisy placement counts, latency histogram and escalation rate; refuse past the budget."""
-    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    records = [record for record in lines if "event" not in record]  # answers only, not operator changes
     accountant = PrivacyAccountant(
         budget_epsilon, budget_delta, state or default_cache_dir() / "dp-accountant.json"
     )

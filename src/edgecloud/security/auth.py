@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -18,6 +19,12 @@ from edgecloud.security.keys import ApiKey, KeyStore
 
 log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/health", "/openapi.json"})  # the contract is public, as OpenAI publishes its own
+DASHBOARD = "/dashboard"
+# Reachable without a key: the dashboard answers them with its login page (the route decides).
+SOFT_PATHS = frozenset(
+    {DASHBOARD, f"{DASHBOARD}/login", f"{DASHBOARD}/dashboard.js", f"{DASHBOARD}/dashboard.css"}
+)
+COOKIE = "edgecloud_dashboard"  # set by the dashboard's login form; read on /dashboard paths only
 
 
 @dataclass
@@ -59,21 +66,17 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            key = self._authenticate(scope)
+            key: ApiKey | None = self._authenticate(scope)
         except EdgecloudError as exc:
-            await _send_error(exc, send)
-            return
+            if not (isinstance(exc, Unauthorized) and scope["path"] in SOFT_PATHS):
+                await _send_error(exc, send)
+                return
+            key = None  # the dashboard's page answers with its login form
         scope.setdefault("state", {})["api_key"] = key
         await self.app(scope, receive, send)
 
     def _authenticate(self, scope: Scope) -> ApiKey:
-        headers = dict(scope["headers"])
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        presented = (
-            auth[7:].strip()
-            if auth.lower().startswith("bearer ")
-            else headers.get(b"x-api-key", b"").decode("latin-1")
-        )
+        presented = presented_key(scope)
         if not presented:
             raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
         key = self.store.verify(presented)
@@ -84,6 +87,26 @@ class ApiKeyMiddleware:
             log.info("rate limit for key %s", key.id)
             raise Overloaded(f"rate limit of {key.rpm} requests a minute for key {key.id}", retry_after=wait)
         return key
+
+
+def presented_key(scope: Scope) -> str:
+    """The key a request carries: `Authorization: Bearer`, `x-api-key`, or on dashboard paths the
+    login cookie (never on API routes, so a browser's cookie cannot spend a key cross-site there)."""
+    headers = dict(scope["headers"])
+    auth = headers.get(b"authorization", b"").decode("latin-1")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    if found := headers.get(b"x-api-key", b"").decode("latin-1"):
+        return found
+    if scope["path"] == DASHBOARD or scope["path"].startswith(f"{DASHBOARD}/"):
+        cookies = SimpleCookie()
+        try:
+            cookies.load(headers.get(b"cookie", b"").decode("latin-1"))
+        except CookieError:
+            return ""
+        morsel = cookies.get(COOKIE)
+        return morsel.value if morsel is not None else ""
+    return ""
 
 
 async def _send_error(exc: EdgecloudError, send: Send) -> None:

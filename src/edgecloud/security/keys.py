@@ -27,6 +27,7 @@ class ApiKey:
     rpm: int | None = None  # requests per minute; None: unlimited
     privacy: str | None = None  # this tenant's gateway privacy mode (keep-local, redact, block)
     created: float = field(default_factory=time.time)
+    admin: bool = False  # may watch and change the gateway at run time (the dashboard)
 
     def allows_model(self, model: str) -> bool:
         return not self.models or model in self.models
@@ -65,13 +66,14 @@ class KeyStore:
         tiers: tuple[str, ...] = (),
         rpm: int | None = None,
         privacy: str | None = None,
+        admin: bool = False,
     ) -> tuple[ApiKey, str]:
         """A new key; the returned secret is the only copy anywhere."""
         key_id = secrets.token_hex(4)
         while key_id in self._keys:
             key_id = secrets.token_hex(4)
         secret = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
-        record = ApiKey(key_id, name, _digest(secret), models, tiers, rpm, privacy)
+        record = ApiKey(key_id, name, _digest(secret), models, tiers, rpm, privacy, admin=admin)
         self._keys[key_id] = record
         self._save()
         return record, secret

@@ -34,12 +34,15 @@ def create(
         str | None,
         typer.Option(help="this tenant's privacy mode at the gateway: keep-local, redact or block"),
     ] = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="may open the gateway's dashboard and use its controls")
+    ] = False,
 ) -> None:
     """Make a key and print it once: it is not stored anywhere, only its hash is."""
     if privacy not in (None, "keep-local", "redact", "block"):
         raise typer.BadParameter("--privacy is keep-local, redact or block")
     record, secret = KeyStore(keys).create(
-        name, models=_split(models), tiers=_split(tiers), rpm=rpm, privacy=privacy
+        name, models=_split(models), tiers=_split(tiers), rpm=rpm, privacy=privacy, admin=admin
     )
     Console(stderr=True).print(f"key {record.id} for {name!r} (store it now; it cannot be shown again):")
     print(secret)
@@ -48,7 +51,7 @@ def create(
 @keys_app.command("list")
 def list_keys(keys: KeysFile) -> None:
     """Key ids, names and scopes (never the keys)."""
-    table = Table("id", "name", "models", "tiers", "rpm", "privacy")
+    table = Table("id", "name", "models", "tiers", "rpm", "privacy", "admin")
     for key in KeyStore(keys).records():
         table.add_row(
             key.id,
@@ -57,6 +60,7 @@ def list_keys(keys: KeysFile) -> None:
             ",".join(key.tiers) or "all",
             str(key.rpm or "-"),
             key.privacy or "gateway's",
+            "yes" if key.admin else "no",
         )
     Console().print(table)
 

@@ -68,6 +68,7 @@ class OpenResponses:
     """The responses in flight in one server; `expire` ends them at the drain deadline."""
 
     _open: dict[asyncio.Task[object], _Response] = field(default_factory=dict)
+    closing: bool = False  # set when shutdown begins: endless feeds (the dashboard's) end themselves
 
     def expire(self) -> int:
         """Cancel every unfinished handler so that it ends its response; returns how many."""

@@ -39,6 +39,8 @@ class _Server(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()  # stop accepting; uvicorn's own shutdown closes them again (a no-op)
+        if self._responses is not None:
+            self._responses.closing = True
         for connection in list(self.server_state.connections):
             connection.shutdown()  # idle keep-alive connections close, busy ones after their response
         await wait_then_expire(self.server_state.connections, self._responses, self._drain_s)

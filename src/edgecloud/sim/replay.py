@@ -88,6 +88,8 @@ def replay_log(path: Path, policies: list[str], settings: dict[str, dict[str, An
     report = ReplayReport()
     for line in path.read_text().splitlines():
         record = json.loads(line)
+        if "event" in record:
+            continue  # an operator's change at run time, not an answer
         report.total += 1
         features = record.get("placement")
         if features is None or features["decision"]["policy"] in NOT_REPLAYABLE:

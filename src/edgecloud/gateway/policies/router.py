@@ -39,6 +39,11 @@ class RouterPolicy:
             return self._threshold
         return self.router.threshold if self.router is not None else 0.5
 
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        """An operator's choice at run time (the dashboard), over the router file's own."""
+        self._threshold = value
+
     def bind(self, edge_model: str | None, cloud_model: str | None) -> None:
         """Once the gateway knows what its tiers serve: check a configured router against that pair
         (a mismatch stops the gateway with a clear error), or pick the shipped one for it."""
