@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from edgecloud.stats import percentile
+
 BUILTIN_PROMPTS = {
     "dialogue": (
         "Say hello and ask how my day was.",
@@ -169,12 +171,6 @@ async def run_load_with(
 
             await asyncio.gather(*(worker() for _ in range(concurrency or 1)))
     return samples, time.perf_counter() - started
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100), the one rule every benchmark figure uses."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float]:

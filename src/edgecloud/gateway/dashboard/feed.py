@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgecloud.bench.load import percentile
 from edgecloud.gateway.decisions import DecisionRecord
+from edgecloud.stats import percentile
 
 WINDOW_S = 60  # latency percentiles and the placement history cover the last minute
 RATE_WINDOW_S = 10  # requests/s and tokens/s: the last ten seconds

@@ -123,7 +123,8 @@ async def login(request: Request) -> Response:
     if not key.admin:
         return login_page(f"Key {key.id} is not an admin key.", status=403)
     response = RedirectResponse("/dashboard", status_code=303)
-    response.set_cookie(COOKIE, presented, httponly=True, samesite="strict", path="/dashboard")
+    secure = request.url.scheme == "https"  # over TLS the browser never sends it in the clear
+    response.set_cookie(COOKIE, presented, httponly=True, samesite="strict", path="/dashboard", secure=secure)
     return response
 
 
