@@ -61,6 +61,15 @@ def test_the_node_publishes_every_route_with_openai_errors(small_node: NodeProce
     assert request["properties"]["max_tokens"]["anyOf"][0]["minimum"] == 1  # from the pydantic model
 
 
+def test_a_prompt_past_a_small_context_is_a_400(small_node: NodeProcess) -> None:
+    """llama.cpp pads a 64-token context to 256; the node must still refuse what 64 cannot hold (the
+    fuzzer found a 503 here: llama-cpp-python's token buffer is the size asked for)."""
+    text = " ".join(["word"] * 80)
+    body = {"model": CHAT, "messages": [{"role": "user", "content": text}], "max_tokens": 1}
+    answer = httpx.post(f"{small_node.url}/v1/chat/completions", json=body, timeout=60)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "context_length_exceeded"
+
+
 def test_schemathesis_finds_nothing_on_a_live_node(small_node: NodeProcess, tmp_path: Path) -> None:
     done = schemathesis(small_node.url, tmp_path / "node.xml")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]

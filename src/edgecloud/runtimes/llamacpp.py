@@ -92,7 +92,9 @@ class LlamaCppRuntime:
             verbose=False,
             n_gpu_layers=self.offloaded_layers,
         )
-        self.context_length = int(self._llm.n_ctx())
+        # llama.cpp pads its context to a multiple of 256 (n_ctx() says 256 for --n-ctx 64) while
+        # llama-cpp-python sizes its token buffer as asked: the smaller is what a request may fill.
+        self.context_length = min(int(self._llm.n_ctx()), n_ctx)
         self._name = spec.name
         self._default_system = spec.default_system_prompt
         template = self._llm.metadata.get("tokenizer.chat_template")

@@ -36,7 +36,7 @@ class CachedSequence:
         self._llm = llm
         self._n_batch = n_batch
         self._n_vocab = int(llm.n_vocab())
-        self._n_ctx = int(llm.n_ctx())
+        self._n_ctx = min(int(llm.n_ctx()), len(llm.input_ids))  # llama.cpp pads n_ctx() to 256
         self._batch = LlamaBatch(n_tokens=n_batch, embd=0, n_seq_max=1, verbose=False)
         self.tokens: list[int] = []
         self.evaluated = 0  # tokens run through the model: the cost figure speculation reports
