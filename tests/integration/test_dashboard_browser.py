@@ -87,6 +87,8 @@ def test_the_page_shows_placement_live_and_its_controls_work(gateway: GatewayPro
             body = {"model": "auto", "messages": [{"role": "user", "content": text}], "max_tokens": 4}
             body["metadata"] = {"note": text}
             assert httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=30).status_code == 200
+            body["model"] = text  # no tier serves it: a 404 before anything is placed or shown
+            assert httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=30).status_code == 404
         page.wait_for_function(
             "[...document.querySelectorAll('#decisions td')].some(td => td.textContent.includes('<script>'))",
             timeout=20_000,
