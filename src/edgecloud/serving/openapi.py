@@ -136,6 +136,27 @@ class Transcription(_Open):
     text: str
 
 
+class Snapshot(_Open):
+    time: float
+    tiers: dict[str, Any]
+    decisions: list[dict[str, Any]]
+
+
+class ControlBody(BaseModel):
+    """What POST /dashboard/control accepts (with the page's x-edgecloud-csrf token)."""
+
+    action: Literal["offline", "online", "threshold"]
+    tier: str | None = None  # offline / online
+    policy: Literal["cascade", "router", "latency"] | None = None  # threshold
+    value: float | None = None  # threshold (latency: the TTFT SLO in ms)
+
+
+class ControlEvent(_Open):
+    event: Literal["control"]
+    who: str
+    action: str
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -202,13 +223,31 @@ GATEWAY_PATHS = (
 )
 
 
+DASHBOARD_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "get", "/dashboard", "The operator dashboard (a login page when keys are required)", None,
+        ok_types=("text/html",), errors=(403, 405),
+    ),
+    Operation("get", "/dashboard/snapshot", "The dashboard's figures now", Snapshot, errors=(401, 403, 405)),
+    Operation(
+        "get", "/dashboard/events", "The dashboard's live feed: a snapshot a second", None,
+        ok_types=("text/event-stream",), errors=(401, 403, 405),
+    ),
+    Operation(
+        "post", "/dashboard/control", "Take a tier offline or back, or move a threshold", ControlEvent,
+        ControlBody, errors=(400, 401, 403, 405, 413),
+    ),
+)  # fmt: skip
+
+
 def gateway_operations() -> tuple[Operation, ...]:
     """The gateway's routes take the node's bodies (with `model: auto` besides the served names) and
-    can also answer 403 (a key's scope, PII blocked)."""
+    can also answer 403 (a key's scope, PII blocked); the dashboard's page, feeds and controls follow."""
     chosen = [op for op in NODE_OPERATIONS if op.path in GATEWAY_PATHS]
-    return tuple(
+    api = tuple(
         replace(op, errors=tuple(sorted({*op.errors, 403}))) if op.body or op.form else op for op in chosen
     )
+    return api + DASHBOARD_OPERATIONS
 
 
 def document(
