@@ -67,9 +67,9 @@ class RouterPolicy:
             return None
         p = self.score(request.text)
         if p >= self.threshold:
-            reason = f"edge expected as good as cloud (score {p:.2f} >= {self.threshold:.2f})"
+            reason = f"edge expected as good as cloud (score {p:.3f} >= {self.threshold:.3f})"
             return Decision(tiers.edge, self.name, reason)
-        reason = f"cloud expected to answer better (score {p:.2f} < {self.threshold:.2f})"
+        reason = f"cloud expected to answer better (score {p:.3f} < {self.threshold:.3f})"
         return Decision(tiers.cloud, self.name, reason)
 
     def warm(self) -> None:
