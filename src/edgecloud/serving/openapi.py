@@ -20,6 +20,7 @@ from edgecloud.serving.protocol import (
     ChatCompletionRequest,
     ClassifyRequest,
     CompletionRequest,
+    ControlBody,
     EmbeddingRequest,
     VerifyBody,
 )
@@ -140,15 +141,6 @@ class Snapshot(_Open):
     time: float
     tiers: dict[str, Any]
     decisions: list[dict[str, Any]]
-
-
-class ControlBody(BaseModel):
-    """What POST /dashboard/control accepts (with the page's x-edgecloud-csrf token)."""
-
-    action: Literal["offline", "online", "threshold"]
-    tier: str | None = None  # offline / online
-    policy: Literal["cascade", "router", "latency"] | None = None  # threshold
-    value: float | None = None  # threshold (latency: the TTFT SLO in ms)
 
 
 class ControlEvent(_Open):

@@ -176,3 +176,15 @@ class VerifyBody(_Body):
     logprobs: bool = False
     top_logprobs: Annotated[int, Field(ge=0, le=20)] = 0
     vocabulary: VocabularyBody | None = None
+
+
+class ControlBody(BaseModel):
+    """What the gateway's POST /dashboard/control accepts (with the page's x-edgecloud-csrf token).
+    Strict: a number sent as a string is refused, not read as one."""
+
+    model_config = ConfigDict(strict=True)
+
+    action: Literal["offline", "online", "threshold"]
+    tier: str | None = None  # offline / online
+    policy: Literal["cascade", "router", "latency"] | None = None  # threshold
+    value: float | None = None  # threshold (latency: the TTFT SLO in ms)

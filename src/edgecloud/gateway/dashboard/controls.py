@@ -16,12 +16,9 @@ from edgecloud.gateway.policies.router import RouterPolicy
 if TYPE_CHECKING:
     from edgecloud.gateway.service import Gateway
 
-# name -> (policy class, what the number means); latency's is its TTFT SLO in milliseconds
-ADJUSTABLE: dict[str, tuple[type, str]] = {
-    "cascade": (CascadePolicy, "edge answers below this token logprob escalate"),
-    "router": (RouterPolicy, "prompts scored below this go to the cloud (0..1)"),
-    "latency": (LatencyPolicy, "TTFT SLO in ms"),
-}
+# name -> policy class: the cascade's logprob threshold, the router's score threshold (0..1), the latency
+# policy's TTFT SLO in milliseconds
+ADJUSTABLE: dict[str, type] = {"cascade": CascadePolicy, "router": RouterPolicy, "latency": LatencyPolicy}
 
 
 def thresholds(gateway: Gateway) -> dict[str, float]:
@@ -47,7 +44,7 @@ def set_offline(gateway: Gateway, tier: str, offline: bool, who: str) -> dict[st
     return _record(gateway, who, "offline" if offline else "online", tier=tier)
 
 
-def set_threshold(gateway: Gateway, policy: str, value: float, who: str) -> dict[str, Any]:
+def set_threshold(gateway: Gateway, policy: str, value: float | None, who: str) -> dict[str, Any]:
     if policy not in ADJUSTABLE:
         raise InvalidRequest(
             f"unknown policy {policy!r}; adjustable: {', '.join(ADJUSTABLE)}", param="policy"
@@ -59,7 +56,7 @@ def set_threshold(gateway: Gateway, policy: str, value: float, who: str) -> dict
     if policy == "latency" and not 0 < value <= 600_000:
         raise InvalidRequest("the latency SLO is in ms, above 0", param="value")
     chains = [gateway.chain, *gateway.tenant_chains()]
-    matched = [p for chain in chains for p in chain.policies if isinstance(p, ADJUSTABLE[policy][0])]
+    matched = [p for chain in chains for p in chain.policies if isinstance(p, ADJUSTABLE[policy])]
     if not matched:
         raise InvalidRequest(f"the {policy} policy is not in this gateway's chain", param="policy")
     before = thresholds(gateway).get(policy)

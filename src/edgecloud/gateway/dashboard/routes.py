@@ -19,18 +19,18 @@ import secrets
 from collections.abc import AsyncIterator
 from functools import partial
 from importlib import resources
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from edgecloud.errors import Forbidden, InvalidRequest, Unauthorized
+from edgecloud.errors import Forbidden, Unauthorized
 from edgecloud.gateway.dashboard.controls import set_offline, set_threshold
 from edgecloud.gateway.dashboard.snapshot import snapshot
 from edgecloud.security.auth import COOKIE, request_key
 from edgecloud.security.keys import ApiKey, KeyStore
-from edgecloud.serving.errors import read_json
+from edgecloud.serving.errors import parse_body
+from edgecloud.serving.protocol import ControlBody
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -181,19 +181,10 @@ async def control(request: Request, signer: Signer) -> Response:
     origin = request.headers.get("origin")
     if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
         raise Forbidden(f"cross-site request from {origin!r}", code="csrf")
-    body = _object(await read_json(request, 4096))
-    action = body.get("action")
+    body = await parse_body(request, ControlBody, 4096)
     gateway = request.app.state.gateway
-    if action in ("offline", "online"):
-        event = set_offline(gateway, str(body.get("tier", "")), action == "offline", who)
-    elif action == "threshold":
-        event = set_threshold(gateway, str(body.get("policy", "")), body.get("value"), who)  # type: ignore[arg-type]
+    if body.action == "threshold":
+        event = set_threshold(gateway, body.policy or "", body.value, who)
     else:
-        raise InvalidRequest("action must be offline, online or threshold", param="action")
+        event = set_offline(gateway, body.tier or "", body.action == "offline", who)
     return JSONResponse(event)
-
-
-def _object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object")
-    return body
