@@ -80,4 +80,6 @@ def embedding_store(cache_dir: Path | None = None) -> EmbeddingStore:
 
     root = cache_dir or NodeSettings().cache_dir
     spec = Catalogue(root).resolve(EMBEDDING_MODEL)
-    return EmbeddingStore(root / "embeddings", f"{EMBEDDING_MODEL}:{spec.sha256}", load_encoder)
+    return EmbeddingStore(
+        root / "embeddings", f"{EMBEDDING_MODEL}:{spec.sha256}", lambda: load_encoder(cache_dir=root)
+    )
